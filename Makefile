@@ -1,0 +1,38 @@
+# edge-digits developer targets. The venv lives in .venv and is reused; `setup` reinstalls only when
+# pyproject.toml changes.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DATA    ?= $(EDGE_DIGITS_DATA)
+SEED    ?= 0
+
+.PHONY: setup demo test models bench sample clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	touch $(STAMP)
+
+# The main job on the embedded default, offline: the shipped int8 model reading digits from the bundled video.
+demo: setup
+	$(BIN)/python scripts/demo.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# Train `edge` on full MNIST and export every format into export/ (needs MNIST: DATA=path/to/mnist.npz).
+models: setup
+	$(BIN)/edge-digits train --arch edge --seed $(SEED) --out runs/edge --force $(if $(DATA),--data $(DATA))
+	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))
+	$(BIN)/python scripts/model_card.py export
+
+# Regenerate the bundled MNIST sample from the full file.
+sample: setup
+	$(BIN)/python scripts/make_sample.py $(DATA)
+
+clean:
+	rm -rf runs .pytest_cache

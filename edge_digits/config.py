@@ -1,0 +1,89 @@
+"""Choices and settings shared by every command. No heavy imports here: `--help` loads this module."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+# The shipped default models. An installed wheel has no repo folder, so EDGE_DIGITS_MODELS may point elsewhere.
+EXPORT_DIR = Path(os.environ.get("EDGE_DIGITS_MODELS", REPO_DIR / "export"))
+SAMPLE_PATH = REPO_DIR / "tests" / "data" / "mnist_sample.npz"
+DEFAULT_MODEL_FILE = "edge_int8.tflite"
+
+
+class EdgeDigitsError(Exception):
+    """A user-facing problem: the CLI prints it as one line and exits with code 2."""
+
+
+class Arch(str, Enum):
+    edge = "edge"
+    mlp = "mlp"
+    mlp_small = "mlp-small"
+    cnn = "cnn"
+    digits8x8 = "digits8x8"
+
+
+class Dataset(str, Enum):
+    mnist = "mnist"
+    sample = "sample"  # the bundled deterministic MNIST sample, works offline
+    sklearn_digits = "sklearn-digits"
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    rmsprop = "rmsprop"
+    adam = "adam"
+    adagrad = "adagrad"
+    adadelta = "adadelta"
+
+
+class Format(str, Enum):
+    keras = "keras"
+    tflite = "tflite"
+    onnx = "onnx"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
+class Runtime(str, Enum):
+    litert = "litert"
+    onnxruntime = "onnxruntime"
+    opencv = "opencv"
+    keras = "keras"
+
+
+@dataclass
+class TrainConfig:
+    arch: Arch = Arch.edge
+    dataset: Dataset = Dataset.mnist
+    epochs: int | None = None  # None: the recipe's own default
+    batch_size: int | None = None
+    optimizers: list[Optimizer] = field(default_factory=list)  # empty: the recipe's own optimizer
+    lr: float | None = None
+    augment: bool | None = None  # None: the recipe's default (on for edge)
+    seed: int = 0
+    data: Path | None = None
+    out: Path = Path("runs/train")
+    force: bool = False
+    verbose: bool = True
+
+
+@dataclass
+class ExportConfig:
+    source: Path
+    out: Path = EXPORT_DIR
+    formats: list[Format] = field(default_factory=lambda: [Format.tflite, Format.onnx])
+    int8: bool = False
+    fp16: bool = False
+    calib_samples: int = 500
+    max_drop: float = 0.1
+    data: Path | None = None
+    force: bool = False
+    seed: int = 0

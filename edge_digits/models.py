@@ -1,0 +1,135 @@
+"""Model builders, one function per architecture, plus each recipe's training defaults.
+
+Every model takes float32 (N, H, W, 1) images scaled to 0..1 (ink high) and returns N x 10 probabilities.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from .config import Arch, Optimizer
+
+
+@dataclass(frozen=True)
+class Recipe:
+    optimizer: Optimizer
+    lr: float
+    epochs: int
+    batch_size: int
+    augment: bool
+    early_stop_patience: int | None = None  # on val_loss
+    cosine: bool = False  # cosine learning-rate decay with a short warm-up
+    nesterov: bool = False
+    input_size: int = 28
+
+
+RECIPES: dict[Arch, Recipe] = {
+    Arch.mlp: Recipe(Optimizer.rmsprop, 1e-3, 20, 128, False, early_stop_patience=3),
+    Arch.mlp_small: Recipe(Optimizer.adam, 1e-3, 10, 128, False),
+    Arch.cnn: Recipe(Optimizer.sgd, 0.01, 12, 128, False, nesterov=True),
+    Arch.digits8x8: Recipe(Optimizer.adam, 2e-3, 60, 32, False, input_size=8),
+    Arch.edge: Recipe(Optimizer.adam, 3e-3, 30, 128, True, cosine=True),
+}
+
+
+def mlp(input_size: int = 28) -> keras.Model:
+    """The classic Keras mnist_mlp example: 669,706 parameters."""
+    return keras.Sequential([
+        keras.Input((input_size, input_size, 1)),
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"), layers.Dropout(0.2),
+        layers.Dense(512, activation="relu"), layers.Dropout(0.2),
+        layers.Dense(10, activation="softmax"),
+    ], name="mlp")
+
+
+def mlp_small(input_size: int = 28) -> keras.Model:
+    return keras.Sequential([
+        keras.Input((input_size, input_size, 1)),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ], name="mlp_small")
+
+
+def cnn(input_size: int = 28) -> keras.Model:
+    """The origins' CNN: conv64-pool-relu-drop, conv32-pool-relu-drop, dense 512-256-10."""
+    return keras.Sequential([
+        keras.Input((input_size, input_size, 1)),
+        layers.Conv2D(64, 3), layers.MaxPooling2D(), layers.ReLU(), layers.Dropout(0.25),
+        layers.Conv2D(32, 3), layers.MaxPooling2D(), layers.ReLU(), layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"), layers.Dropout(0.25),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ], name="cnn")
+
+
+def digits8x8(input_size: int = 8) -> keras.Model:
+    """A small CNN for scikit-learn's 8x8 digits."""
+    return keras.Sequential([
+        keras.Input((input_size, input_size, 1)),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(),
+        layers.Dropout(0.3),
+        layers.Dense(10, activation="softmax"),
+    ], name="digits8x8")
+
+
+def _conv_bn(x, filters, kernel=3, **kw):
+    # No conv bias: batch norm follows, and the converters fold both into one integer conv.
+    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, **kw)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def edge(input_size: int = 28) -> keras.Model:
+    """Our edge CNN: three dense 3x3 convs with batch norm (GEMM-friendly for XNNPACK and ONNX Runtime;
+    depthwise convs save multiply-adds but run far below peak), and most parameters in a small dense
+    layer over a 3x3 map, where each parameter costs one multiply-add instead of 49 or 784 in a conv."""
+    inp = keras.Input((input_size, input_size, 1))
+    x = _conv_bn(inp, 16)                   # 28x28x16
+    x = layers.MaxPooling2D()(x)            # 14x14
+    x = _conv_bn(x, 24)
+    x = layers.MaxPooling2D()(x)            # 7x7
+    x = _conv_bn(x, 48)
+    x = layers.MaxPooling2D()(x)            # 3x3
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inp, x, name="edge")
+
+
+BUILDERS = {Arch.mlp: mlp, Arch.mlp_small: mlp_small, Arch.cnn: cnn, Arch.digits8x8: digits8x8, Arch.edge: edge}
+
+
+def build(arch: Arch) -> keras.Model:
+    return BUILDERS[arch](RECIPES[arch].input_size)
+
+
+def flops_per_digit(model: keras.Model) -> int:
+    """2 x multiply-adds of the conv and dense layers for one input (batch norm folds into the conv,
+    pooling and activations are ignored): the usual convention of MNIST and MobileNet papers. Written by
+    hand because Keras 3 has no FLOP counter and tf.profiler needs a TF1 graph."""
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            out = layer.output.shape  # (None, h, w, c)
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            macs += out[1] * out[2] * out[3] * kh * kw * cin // layer.groups
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            out = layer.output.shape
+            kh, kw = layer.kernel_size
+            macs += out[1] * out[2] * out[3] * kh * kw
+        elif isinstance(layer, layers.Dense):
+            macs += layer.input.shape[-1] * layer.units
+    return 2 * int(macs)

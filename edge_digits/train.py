@@ -1,0 +1,250 @@
+"""Training loop and run reports. A run folder is built in a temporary sibling and renamed when complete,
+so an interrupted or failed run never leaves a half-written model behind."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import reports
+from .config import Arch, Dataset, EdgeDigitsError, Optimizer, TrainConfig
+from .data import Digits, load_dataset
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@dataclass
+class RunResult:
+    out: Path
+    metrics: dict
+
+
+def _log(msg: str, cfg: TrainConfig) -> None:
+    if cfg.verbose:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _strategy():
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    # MirroredStrategy spreads each batch over every visible GPU; on a CPU-only box one replica on the CPU.
+    return tf.distribute.MirroredStrategy() if gpus else tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+def _optimizer(name: Optimizer, lr, recipe, steps: int):
+    import keras
+
+    if recipe.cosine:
+        warm = max(1, steps // 30)
+        lr = keras.optimizers.schedules.CosineDecay(lr * 0.1, decay_steps=steps - warm, alpha=0.01,
+                                                    warmup_target=lr, warmup_steps=warm)
+    opts = {
+        Optimizer.sgd: lambda: keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=recipe.nesterov),
+        Optimizer.rmsprop: lambda: keras.optimizers.RMSprop(learning_rate=lr),
+        Optimizer.adam: lambda: keras.optimizers.Adam(learning_rate=lr),
+        Optimizer.adagrad: lambda: keras.optimizers.Adagrad(learning_rate=lr),
+        Optimizer.adadelta: lambda: keras.optimizers.Adadelta(learning_rate=lr),
+    }
+    return opts[name]()
+
+
+def _progress_callback(cfg: TrainConfig, epochs: int):
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        """One line per epoch with the time left, and the best weights kept for Ctrl-C and the end."""
+
+        def __init__(self):
+            super().__init__()
+            self.t0 = time.time()
+            self.best, self.best_weights, self.epochs_run = -1.0, None, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.epochs_run = epoch + 1
+            if logs.get("val_accuracy", 0) > self.best:
+                self.best, self.best_weights = logs["val_accuracy"], self.model.get_weights()
+            el = time.time() - self.t0
+            left = el / (epoch + 1) * (epochs - epoch - 1)
+            _log(f"epoch {epoch + 1:>3}/{epochs}  loss {logs.get('loss', 0):.4f}  acc {logs.get('accuracy', 0):.4f}"
+                 f"  val_loss {logs.get('val_loss', 0):.4f}  val_acc {logs.get('val_accuracy', 0):.4f}"
+                 f"  {el:6.0f}s  ~{left:4.0f}s left", cfg)
+
+    return Progress()
+
+
+def _split(d: Digits, seed: int):
+    n_val = 5000 if len(d.x_train) >= 50000 else max(1, len(d.x_train) // 10)
+    order = np.random.default_rng(seed).permutation(len(d.x_train))
+    return order[n_val:], order[:n_val]
+
+
+def _prep(x: np.ndarray, size: int) -> np.ndarray:
+    x = x.astype(np.float32)[..., None] / 255.0
+    if x.shape[1] != size:
+        raise EdgeDigitsError(f"images are {x.shape[1]}x{x.shape[2]}, this arch takes {size}x{size}")
+    return x
+
+
+def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path) -> RunResult:
+    import keras
+    import tensorflow as tf
+
+    from . import models
+    from .augment import train_dataset
+
+    recipe = models.RECIPES[cfg.arch]
+    opt_name = opt_name or recipe.optimizer
+    epochs = cfg.epochs or recipe.epochs
+    batch = cfg.batch_size or recipe.batch_size
+    augment = recipe.augment if cfg.augment is None else cfg.augment
+    lr = cfg.lr or recipe.lr
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    tr, va = _split(d, cfg.seed)
+    x_val, y_val = _prep(d.x_train[va], recipe.input_size), d.y_train[va]
+    steps = max(1, int(np.ceil(len(tr) / batch)))
+    ds = train_dataset(d.x_train[tr], d.y_train[tr], batch, cfg.seed, augment)
+
+    strategy = _strategy()
+    with strategy.scope():
+        model = models.build(cfg.arch)
+        model.compile(optimizer=_optimizer(opt_name, lr, recipe, steps * epochs),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    progress = _progress_callback(cfg, epochs)
+    callbacks = [progress]
+    if recipe.early_stop_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.early_stop_patience,
+                                                       restore_best_weights=True))
+    _log(f"training {cfg.arch.value} ({model.count_params():,} parameters) with {opt_name.value}, "
+         f"{epochs} epochs, batch {batch}, augment {'on' if augment else 'off'}, "
+         f"{strategy.num_replicas_in_sync} replica(s), data {d.source}", cfg)
+    t0 = time.time()
+    interrupted = False
+    history = None
+    try:
+        history = model.fit(ds, steps_per_epoch=steps, epochs=epochs, validation_data=(x_val, y_val),
+                            callbacks=callbacks, verbose=0)
+    except KeyboardInterrupt:
+        interrupted = True
+        _log("interrupted: keeping the best model so far", cfg)
+    train_s = time.time() - t0
+    hist = history.history if history else getattr(model, "history", None) and model.history.history or {}
+    if progress.best_weights is None:
+        raise EdgeDigitsError("interrupted before the first epoch finished: nothing to save")
+    if not recipe.early_stop_patience or interrupted:
+        model.set_weights(progress.best_weights)  # best validation epoch (early stopping restores its own)
+
+    metrics = evaluate_model(model, d, recipe.input_size)
+    metrics.update({
+        "arch": cfg.arch.value, "optimizer": opt_name.value, "lr": lr, "batch_size": batch, "augment": augment,
+        "parameters": int(model.count_params()), "flops_per_digit": models.flops_per_digit(model),
+        "train_seconds": round(train_s, 1), "epochs_run": progress.epochs_run, "epochs_planned": epochs,
+        "interrupted": interrupted, "seed": cfg.seed, "data": {"source": d.source, "sha256": d.sha256,
+                                                                 "eval_set": d.eval_set},
+        "versions": reports.library_versions(), "git_commit": reports.git_commit(),
+    })
+    _write_run(out, model, metrics, hist, d, cfg)
+    return RunResult(out, metrics)
+
+
+def evaluate_model(model, d: Digits, size: int = 28) -> dict:
+    probs = model.predict(_prep(d.x_test, size), batch_size=1024, verbose=0)
+    m = reports.classification_metrics(d.y_test, probs)
+    m["_probs"] = probs
+    return m
+
+
+def _write_run(out: Path, model, metrics: dict, hist: dict, d: Digits, cfg: TrainConfig) -> None:
+    probs = metrics.pop("_probs")
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        model.save(tmp / "model.keras")
+        metrics["history"] = {k: [round(float(v), 5) for v in vals] for k, vals in (hist or {}).items()}
+        reports.write_json_atomic(tmp / "metrics.json", metrics)
+        reports.plot_curves(hist or {}, tmp / "curves.png")
+        reports.plot_confusion(metrics["confusion_matrix"], tmp / "confusion.png")
+        reports.plot_misclassified(d.x_test, d.y_test, probs, tmp / "misclassified.png")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise EdgeDigitsError(f"{out}: run folder exists (use --force to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def train(cfg: TrainConfig) -> list[RunResult]:
+    """Train one model per optimizer; with several, also write a comparison table and plot."""
+    if cfg.epochs is not None and cfg.epochs <= 0:
+        raise EdgeDigitsError(f"--epochs must be > 0, got {cfg.epochs}")
+    if cfg.batch_size is not None and cfg.batch_size <= 0:
+        raise EdgeDigitsError(f"--batch-size must be > 0, got {cfg.batch_size}")
+    if cfg.lr is not None and cfg.lr <= 0:
+        raise EdgeDigitsError(f"--lr must be > 0, got {cfg.lr}")
+    if (cfg.arch == Arch.digits8x8) != (cfg.dataset == Dataset.sklearn_digits):
+        raise EdgeDigitsError("--arch digits8x8 goes with --dataset sklearn-digits (8x8 images), and only it")
+    prepare_out(cfg.out, cfg.force)
+    d = load_dataset(cfg.dataset, cfg.data, cfg.seed)
+    opts = cfg.optimizers or [None]
+    if len(opts) == 1:
+        return [train_one(cfg, d, opts[0], cfg.out)]
+    tmp_root = Path(tempfile.mkdtemp(dir=cfg.out.parent, prefix=f".{cfg.out.name}.tmp-"))
+    try:
+        results = [train_one(cfg, d, o, tmp_root / o.value) for o in opts]
+        rows = [{"optimizer": r.metrics["optimizer"], "accuracy": r.metrics["accuracy"], "loss": r.metrics["loss"],
+                 "epochs_run": r.metrics["epochs_run"], "train_seconds": r.metrics["train_seconds"],
+                 "history": r.metrics["history"]} for r in results]
+        reports.write_json_atomic(tmp_root / "comparison.json", [{k: v for k, v in r.items() if k != "history"}
+                                                                  for r in rows])
+        lines = ["| optimizer | test accuracy | test loss | epochs | seconds |", "|---|---|---|---|---|"]
+        lines += [f"| {r['optimizer']} | {r['accuracy']:.4f} | {r['loss']:.4f} | {r['epochs_run']} | "
+                  f"{r['train_seconds']:.0f} |" for r in rows]
+        (tmp_root / "comparison.md").write_text("\n".join(lines) + "\n")
+        reports.plot_comparison(rows, tmp_root / "comparison.png")
+        if cfg.out.exists():
+            shutil.rmtree(cfg.out)
+        os.replace(tmp_root, cfg.out)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return [RunResult(cfg.out / r.out.name, r.metrics) for r in results]
+
+
+def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None) -> dict:
+    """Metrics of a saved .keras model on the test split."""
+    import keras
+
+    from .data import load_eval_set
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise EdgeDigitsError(f"{model_path}: no such model file")
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
+        raise EdgeDigitsError(f"{model_path}: cannot load as a Keras model ({type(e).__name__})") from None
+    size = model.input_shape[1]
+    if dataset == Dataset.sklearn_digits or size == 8:
+        d = load_dataset(Dataset.sklearn_digits)
+    elif dataset == Dataset.sample:
+        d = load_dataset(Dataset.sample)
+    else:
+        d = load_eval_set(data)
+    m = evaluate_model(model, d, size)
+    m.pop("_probs")
+    m.update({"model": str(model_path), "eval_set": d.eval_set, "data": d.source, "parameters": model.count_params()})
+    return m
