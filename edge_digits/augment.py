@@ -11,6 +11,7 @@ MAX_ANGLE = math.radians(12)
 SCALE = (0.85, 1.15)
 SHIFT = 2.5  # pixels
 SHEAR = 0.15
+P_THICKER, P_THINNER, P_BLUR = 0.25, 0.1, 0.2
 
 
 def _affine_params(b, h, w, seed):
@@ -42,13 +43,14 @@ def augment_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     u = tf.random.stateless_uniform((b, 1, 1, 1), seed=s2)
     thick = tf.nn.max_pool2d(x, 3, 1, "SAME")
     thin = -tf.nn.max_pool2d(-x, 3, 1, "SAME")
-    x = tf.where(u < 0.15, 0.5 * x + 0.5 * thick,
-                 tf.where(u < 0.25, thick, tf.where(u < 0.35, 0.5 * x + 0.5 * thin, x)))
+    pt = P_THICKER
+    x = tf.where(u < pt * 0.6, 0.5 * x + 0.5 * thick,
+                 tf.where(u < pt, thick, tf.where(u < pt + P_THINNER, 0.5 * x + 0.5 * thin, x)))
     g = tf.constant([0.25, 0.5, 0.25])
     k = tf.reshape(g[:, None] * g[None, :], (3, 3, 1, 1))
     v = tf.random.stateless_uniform((b, 1, 1, 1), seed=s3)
     blurred = tf.nn.conv2d(x, k, 1, "SAME")
-    x = tf.where(v < 0.2, blurred, x)
+    x = tf.where(v < P_BLUR, blurred, x)
     return tf.clip_by_value(x, 0.0, 1.0)
 
 

@@ -247,6 +247,7 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
          f"{len(calib)} training images")
     ref = src.model.predict(_float01(ev.x_test), batch_size=1024, verbose=0)
     ref_acc = float((ref.argmax(1) == ev.y_test).mean())
+    sample = load_sample()  # recorded too, so a fresh clone can check each artifact offline
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
     entries: list[dict] = []
@@ -281,6 +282,7 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
             runner = load_runner(dst, FORMAT_RUNTIMES[ex.format][0])
             probs = np.concatenate([runner.predict(ev.x_test[i:i + 1000]) for i in range(0, len(ev.x_test), 1000)])
             acc = float((probs.argmax(1) == ev.y_test).mean())
+            sample_acc = float((runner.predict(sample.x_test).argmax(1) == sample.y_test).mean())
             entry = {
                 "file": name, "format": ex.format.value, "precision": ex.precision.value,
                 "size_bytes": dst.stat().st_size, "sha256": artifacts.sha256_file(dst),
@@ -290,6 +292,7 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
                 "agreement_with_keras": round(float((probs.argmax(1) == ref.argmax(1)).mean()), 5),
                 "max_prob_diff": round(float(np.abs(probs - ref).max()), 5),
                 "eval_set": {"kind": ev.eval_set, "n": int(len(ev.y_test))},
+                "sample_accuracy": round(sample_acc, 5),
                 "runtime": runner.runtime.value, "convert_seconds": round(convert_s, 2), "source": source_block,
             }
             drop = (ref_acc - acc) * 100

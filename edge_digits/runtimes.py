@@ -94,7 +94,12 @@ class Runner:
         self.size = 28
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._run(self.check_batch(x))
+        x = self.check_batch(x)
+        try:
+            return self._run(x)
+        except (RuntimeError, ValueError) as e:  # a native runtime refusing a damaged model at run time
+            raise EdgeDigitsError(f"{self.path}: {self.runtime.value} failed to run it "
+                                  f"({str(e).splitlines()[0][:160]})") from None
 
     def check_batch(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):
@@ -237,6 +242,25 @@ class KerasRunner(Runner):
         return np.asarray(self.model(self.lut[x][..., None], training=False), dtype=np.float32)
 
 
+def probe_in_subprocess(path: Path, rt: Runtime) -> None:
+    """Load a file that no manifest vouches for in a child process first: native runtimes can die on a
+    malformed file with a segfault, which no Python handler can turn into a clear message."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from edge_digits import runtimes as r; from edge_digits.config import Runtime;"
+            "from edge_digits.config import EdgeDigitsError\n"
+            "try:\n r.RUNTIMES[Runtime(sys.argv[2])](sys.argv[1]).predict(np.zeros((2, 28, 28), np.uint8))\n"
+            "except EdgeDigitsError: pass\n")
+    try:
+        res = subprocess.run([sys.executable, "-c", code, str(path), rt.value], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise EdgeDigitsError(f"{path}: {rt.value} hung while loading this file") from None
+    if res.returncode < 0 or res.returncode > 1:
+        raise EdgeDigitsError(f"{path}: {rt.value} crashed on this file (exit {res.returncode}); "
+                              "it is malformed or not a model for this runtime")
+
+
 RUNTIMES: dict[Runtime, type[Runner]] = {
     Runtime.litert: LiteRTRunner,
     Runtime.onnxruntime: OnnxRuntimeRunner,
@@ -269,7 +293,10 @@ def load(model: Path | str | None = None, runtime: Runtime | str | None = None, 
                               f"(use {', '.join(r.value for r in FORMAT_RUNTIMES[fmt])})")
     if threads is not None and threads <= 0:
         raise EdgeDigitsError(f"--threads must be > 0, got {threads}")
-    artifacts.check_hash(path, artifacts.find_entry(path), strict)
+    entry = artifacts.find_entry(path)
+    trusted = artifacts.check_hash(path, entry, strict) and entry is not None
+    if not trusted and rt in (Runtime.litert, Runtime.onnxruntime, Runtime.opencv):
+        probe_in_subprocess(path, rt)
     if rt == Runtime.onnxruntime:
         return OnnxRuntimeRunner(path, threads, providers)
     if providers not in (None, "auto"):

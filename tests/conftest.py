@@ -34,3 +34,22 @@ def full_data_or_skip():
 def write_npz(path, **arrays):
     np.savez(path, **arrays)
     return path
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """A 2-epoch edge model trained on the sample and exported to every format (needs TensorFlow)."""
+    pytest.importorskip("tensorflow")
+    from typer.testing import CliRunner
+
+    from edge_digits.cli import app
+
+    runner = CliRunner()
+    root = tmp_path_factory.mktemp("exp")
+    r = runner.invoke(app, ["train", "--arch", "edge", "--dataset", "sample", "--epochs", "2", "--out",
+                            str(root / "run")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["export", str(root / "run"), "--int8", "--fp16", "--max-drop", "5", "--calib-samples",
+                            "100"])
+    assert r.exit_code == 0, r.output
+    return root / "run" / "export"
