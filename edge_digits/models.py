@@ -20,7 +20,8 @@ class Recipe:
     batch_size: int
     augment: bool
     early_stop_patience: int | None = None  # on val_loss
-    cosine: bool = False  # cosine learning-rate decay with a short warm-up
+    cosine: bool = False  # cosine learning-rate decay with a short warm-up; keeps the final weights
+    ema: bool = False  # exponential moving average of the weights (smoother final model)
     nesterov: bool = False
     input_size: int = 28
 
@@ -30,7 +31,7 @@ RECIPES: dict[Arch, Recipe] = {
     Arch.mlp_small: Recipe(Optimizer.adam, 1e-3, 10, 128, False),
     Arch.cnn: Recipe(Optimizer.sgd, 0.01, 12, 128, False, nesterov=True),
     Arch.digits8x8: Recipe(Optimizer.adam, 2e-3, 60, 32, False, input_size=8),
-    Arch.edge: Recipe(Optimizer.adam, 3e-3, 30, 128, True, cosine=True),
+    Arch.edge: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True),
 }
 
 
@@ -91,19 +92,20 @@ def _conv_bn(x, filters, kernel=3, **kw):
 
 def edge(input_size: int = 28) -> keras.Model:
     """Our edge CNN: three dense 3x3 convs with batch norm (GEMM-friendly for XNNPACK and ONNX Runtime;
-    depthwise convs save multiply-adds but run far below peak), and most parameters in a small dense
-    layer over a 3x3 map, where each parameter costs one multiply-add instead of 49 or 784 in a conv."""
+    depthwise convs save multiply-adds but run far below peak). Channels are multiples of 16, the width of
+    XNNPACK's int8 kernels, so no lane is wasted, and most parameters sit where they are cheap: 64 channels
+    at 7x7 and a small dense layer over a 3x3 map, where a parameter costs 1 multiply-add, not 196 or 784."""
     inp = keras.Input((input_size, input_size, 1))
     x = _conv_bn(inp, 16)                   # 28x28x16
     x = layers.MaxPooling2D()(x)            # 14x14
-    x = _conv_bn(x, 24)
+    x = _conv_bn(x, 16)
     x = layers.MaxPooling2D()(x)            # 7x7
-    x = _conv_bn(x, 48)
+    x = _conv_bn(x, 64)
     x = layers.MaxPooling2D()(x)            # 3x3
     x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
-    x = layers.Dense(64, activation="relu")(x)
     x = layers.Dropout(0.2)(x)
+    x = layers.Dense(48, activation="relu")(x)
+    x = layers.Dropout(0.1)(x)
     x = layers.Dense(10, activation="softmax")(x)
     return keras.Model(inp, x, name="edge")
 

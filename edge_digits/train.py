@@ -45,12 +45,13 @@ def _optimizer(name: Optimizer, lr, recipe, steps: int):
         warm = max(1, steps // 30)
         lr = keras.optimizers.schedules.CosineDecay(lr * 0.1, decay_steps=steps - warm, alpha=0.01,
                                                     warmup_target=lr, warmup_steps=warm)
+    kw = {"learning_rate": lr, "use_ema": recipe.ema}  # fit() swaps the EMA weights in when it ends
     opts = {
-        Optimizer.sgd: lambda: keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=recipe.nesterov),
-        Optimizer.rmsprop: lambda: keras.optimizers.RMSprop(learning_rate=lr),
-        Optimizer.adam: lambda: keras.optimizers.Adam(learning_rate=lr),
-        Optimizer.adagrad: lambda: keras.optimizers.Adagrad(learning_rate=lr),
-        Optimizer.adadelta: lambda: keras.optimizers.Adadelta(learning_rate=lr),
+        Optimizer.sgd: lambda: keras.optimizers.SGD(momentum=0.9, nesterov=recipe.nesterov, **kw),
+        Optimizer.rmsprop: lambda: keras.optimizers.RMSprop(**kw),
+        Optimizer.adam: lambda: keras.optimizers.Adam(**kw),
+        Optimizer.adagrad: lambda: keras.optimizers.Adagrad(**kw),
+        Optimizer.adadelta: lambda: keras.optimizers.Adadelta(**kw),
     }
     return opts[name]()
 
@@ -140,8 +141,9 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     hist = history.history if history else getattr(model, "history", None) and model.history.history or {}
     if progress.best_weights is None:
         raise EdgeDigitsError("interrupted before the first epoch finished: nothing to save")
-    if not recipe.early_stop_patience or interrupted:
-        model.set_weights(progress.best_weights)  # best validation epoch (early stopping restores its own)
+    if interrupted or not (recipe.early_stop_patience or recipe.cosine):
+        # The best validation epoch. Early stopping restores its own; a cosine schedule ends at its best.
+        model.set_weights(progress.best_weights)
 
     metrics = evaluate_model(model, d, recipe.input_size)
     metrics.update({
@@ -167,7 +169,12 @@ def _write_run(out: Path, model, metrics: dict, hist: dict, d: Digits, cfg: Trai
     probs = metrics.pop("_probs")
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        model.save(tmp / "model.keras")
+        import keras
+
+        # A fresh copy without optimizer state: a third of the file size, and nothing a user needs.
+        clean = keras.models.clone_model(model)
+        clean.set_weights(model.get_weights())
+        clean.save(tmp / "model.keras")
         metrics["history"] = {k: [round(float(v), 5) for v in vals] for k, vals in (hist or {}).items()}
         reports.write_json_atomic(tmp / "metrics.json", metrics)
         reports.plot_curves(hist or {}, tmp / "curves.png")

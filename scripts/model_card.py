@@ -1,0 +1,47 @@
+"""Write the model card (README.md) of an export folder from its manifest.json: every figure comes from it.
+
+    python scripts/model_card.py export
+"""
+import sys
+from pathlib import Path
+
+from edge_digits.artifacts import read_manifest
+
+
+def main(folder):
+    folder = Path(folder)
+    m = read_manifest(folder)
+    arts = m["artifacts"]
+    src = arts[0]["source"]
+    tr = src.get("training", {})
+    ev = arts[0]["eval_set"]
+    lines = [
+        f"# edge-digits default models: `{src['arch']}`",
+        "",
+        f"A {src['parameters']:,}-parameter CNN, {src['flops_per_digit'] / 1e6:.2f} MFLOPs per digit, trained "
+        f"{tr.get('epochs_run', '?')} epochs ({tr.get('train_seconds', 0) / 60:.1f} min on 2 CPU cores, seed "
+        f"{tr.get('seed', '?')}) with augmentation. Made by `make models` (git {str(src.get('git_commit'))[:10]}, "
+        f"{src.get('created', '')}); `manifest.json` holds every detail, including input/output quantization.",
+        "",
+        f"Accuracy on the {ev['kind']} MNIST test set ({ev['n']:,} images), measured through each file's own runtime:",
+        "",
+        "| file | format | precision | size | accuracy | top-1 agreement with Keras | max prob. diff | runtime |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in arts:
+        lines.append(f"| `{a['file']}` | {a['format']} | {a['precision']} | {a['size_bytes'] / 1024:.1f} KiB | "
+                     f"{a['accuracy'] * 100:.2f}% | {a['agreement_with_keras'] * 100:.2f}% | {a['max_prob_diff']:.4f} | "
+                     f"{a.get('runtime', '')} |")
+    lines += [
+        "",
+        "Input: 28x28 uint8 digits, ink high (white on black), MNIST-centred; the runtimes in",
+        "`edge_digits/runtimes.py` scale and quantize from the manifest, so `runner.predict(uint8 batch)` is all",
+        "a caller needs. Every command defaults to `edge_int8.tflite`.",
+        "",
+    ]
+    (folder / "README.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "export")
