@@ -1,0 +1,67 @@
+"""The shipped default models in export/: hashes, recorded accuracy reproduced through every runtime,
+size goals, and a runtime-only start with no TensorFlow."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import FULL
+from edge_digits import artifacts, runtimes
+from edge_digits.config import DEFAULT_MODEL_FILE, EXPORT_DIR, Format, Runtime
+
+MANIFEST = artifacts.read_manifest(EXPORT_DIR)
+ENTRIES = {(a["format"], a["precision"]): a for a in MANIFEST["artifacts"]}
+CASES = [(a, rt) for a in MANIFEST["artifacts"] for rt in runtimes.FORMAT_RUNTIMES[Format(a["format"])]
+         if not (rt == Runtime.opencv and a["precision"] != "fp32")]  # cv2.dnn runs the float ONNX only
+
+
+def test_every_format_and_precision_is_shipped():
+    assert {("keras", "fp32"), ("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")} <= set(ENTRIES)
+    assert (EXPORT_DIR / DEFAULT_MODEL_FILE).is_file() and (EXPORT_DIR / "README.md").is_file()
+
+
+@pytest.mark.parametrize("entry", MANIFEST["artifacts"], ids=lambda a: a["file"])
+def test_files_match_their_manifest(entry):
+    p = EXPORT_DIR / entry["file"]
+    assert artifacts.sha256_file(p) == entry["sha256"] and p.stat().st_size == entry["size_bytes"]
+
+
+@pytest.mark.parametrize("entry,rt", CASES, ids=lambda v: v["file"] if isinstance(v, dict) else v.value)
+def test_recorded_accuracy_reproduces_on_the_sample(sample, entry, rt):
+    if rt == Runtime.keras:
+        pytest.importorskip("tensorflow")
+    r = runtimes.load(EXPORT_DIR / entry["file"], rt, strict=True)
+    acc = (r.predict(sample.x_test).argmax(1) == sample.y_test).mean()
+    # The recording runtime reproduces exactly; another runtime of the same file may differ by a digit or two.
+    tol = 1e-9 if rt.value == entry["runtime"] else 0.0015
+    assert abs(acc - entry["sample_accuracy"]) <= tol
+
+
+@pytest.mark.skipif(not FULL, reason="full MNIST not available: set EDGE_DIGITS_DATA (CI has it)")
+def test_int8_goals_on_the_full_test_set():
+    from edge_digits.data import load_mnist
+
+    d = load_mnist(FULL)
+    fp = ENTRIES[("keras", "fp32")]
+    for fmt in ("tflite", "onnx"):
+        q = ENTRIES[(fmt, "int8")]
+        assert q["eval_set"] == {"kind": "full", "n": 10000}
+        acc = (runtimes.load(EXPORT_DIR / q["file"]).predict(d.x_test).argmax(1) == d.y_test).mean()
+        assert abs(acc - q["accuracy"]) < 1e-9, f"{q['file']}: recorded accuracy does not reproduce"
+
+
+def test_int8_tflite_size_goals():
+    q, f = ENTRIES[("tflite", "int8")], ENTRIES[("tflite", "fp32")]
+    assert q["size_bytes"] <= 64 * 1024 and q["size_bytes"] * 3 <= f["size_bytes"]
+
+
+def test_runtime_only_start_imports_no_tensorflow():
+    code = ("import sys, time, numpy as np\n"
+            "from edge_digits import runtimes\n"
+            "r = runtimes.load()\n"
+            "p = r.predict(np.zeros((1, 28, 28), np.uint8))\n"
+            "assert p.shape == (1, 10)\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx')]\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
