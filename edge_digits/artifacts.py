@@ -96,5 +96,6 @@ def write_manifest(folder: Path, artifacts: list[dict], extra: dict | None = Non
     with os.fdopen(fd, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is meant to be read by anyone
     os.replace(tmp, folder / MANIFEST)
     return folder / MANIFEST
