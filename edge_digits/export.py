@@ -24,8 +24,8 @@ import numpy as np
 from . import artifacts, reports
 from .config import EdgeDigitsError, ExportConfig, Format, Precision
 from .data import calibration_samples, load_eval_set, load_mnist, load_sample
+from .tfenv import tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 OPSET = 17
 
 
@@ -175,6 +175,7 @@ def selected_exporters(cfg: ExportConfig) -> list[Exporter]:
 
 
 def load_source(path: Path) -> Source:
+    tensorflow()
     import keras
 
     path = Path(path)

@@ -223,8 +223,10 @@ class KerasRunner(Runner):
 
     def __init__(self, path, threads=None):
         super().__init__(path, threads)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
+            from .tfenv import tensorflow
+
+            tensorflow()
             import keras
         except ImportError:
             raise EdgeDigitsError("the keras runtime needs TensorFlow: pip install 'edge-digits[train]'") from None

@@ -15,8 +15,8 @@ import numpy as np
 from . import reports
 from .config import Arch, Dataset, EdgeDigitsError, Optimizer, TrainConfig
 from .data import Digits, load_dataset
+from .tfenv import tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @dataclass
@@ -31,7 +31,7 @@ def _log(msg: str, cfg: TrainConfig) -> None:
 
 
 def _strategy():
-    import tensorflow as tf
+    tf = tensorflow()
 
     gpus = tf.config.list_logical_devices("GPU")
     # MirroredStrategy spreads each batch over every visible GPU; on a CPU-only box one replica on the CPU.
@@ -95,10 +95,15 @@ def _prep(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path) -> RunResult:
+    tf = tensorflow()
+    import warnings
+
     import keras
-    import tensorflow as tf
 
     from . import models
+
+    # Our dataset is shuffled by tf.data itself; Keras warns that its own shuffle flag is then unused.
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     from .augment import train_dataset
 
     recipe = models.RECIPES[cfg.arch]
@@ -233,6 +238,7 @@ def train(cfg: TrainConfig) -> list[RunResult]:
 
 def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None) -> dict:
     """Metrics of a saved .keras model on the test split."""
+    tensorflow()
     import keras
 
     from .data import load_eval_set

@@ -108,3 +108,25 @@ def test_evaluate_bad_model(tmp_path):
     bad.write_bytes(b"garbage")
     r = runner.invoke(app, ["evaluate", str(bad)])
     assert r.exit_code == 2 and "cannot load" in r.output
+
+
+def test_ctrl_c_keeps_the_best_model_so_far(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "interrupted"
+    p = subprocess.Popen([sys.executable, "-m", "edge_digits.cli", "train", "--arch", "mlp-small", "--dataset",
+                          "sample", "--epochs", "500", "--out", str(out)],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in p.stderr:
+        if line.startswith("epoch   2/"):
+            p.send_signal(signal.SIGINT)
+            break
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 0, err
+    assert "interrupted: keeping the best model so far" in err and "Traceback" not in err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["interrupted"] and 2 <= m["epochs_run"] < 500 and (out / "model.keras").is_file()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")], "temporary folder left behind"

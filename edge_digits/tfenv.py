@@ -1,0 +1,37 @@
+"""Import TensorFlow quietly. TF 2.2x logs its start-up (oneDNN notes, CUDA probing) through absl before
+TF_CPP_MIN_LOG_LEVEL is read, straight to file descriptor 2, so the only way to keep a user's terminal clean
+is to point that descriptor elsewhere while TensorFlow starts. Python-level errors still surface as usual."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    if os.environ.get("EDGE_DIGITS_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tensorflow():
+    """The tensorflow module, imported (and its GPU probe run) with native logging silenced."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_logical_devices("GPU")  # the CUDA probe logs too; do it here, once
+    return tf
