@@ -19,7 +19,7 @@ class Recipe:
     epochs: int
     batch_size: int
     augment: bool
-    early_stop_patience: int | None = None  # on val_loss
+    early_stop_patience: int | None = None  # on validation accuracy
     cosine: bool = False  # cosine learning-rate decay with a short warm-up; keeps the final weights
     ema: bool = False  # exponential moving average of the weights (smoother final model)
     nesterov: bool = False

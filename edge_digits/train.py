@@ -128,7 +128,9 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     progress = _progress_callback(cfg, epochs)
     callbacks = [progress]
     if recipe.early_stop_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.early_stop_patience,
+        # On validation accuracy: RMSprop's validation loss turns up within a few epochs while accuracy still
+        # climbs, so stopping on loss left the classic MLP 0.4 points short of its reference.
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=recipe.early_stop_patience,
                                                        restore_best_weights=True))
     _log(f"training {cfg.arch.value} ({model.count_params():,} parameters) with {opt_name.value}, "
          f"{epochs} epochs, batch {batch}, augment {'on' if augment else 'off'}, "
