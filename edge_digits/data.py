@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .artifacts import sha256_file
 from .config import SAMPLE_PATH, Dataset, EdgeDigitsError
 
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
@@ -39,14 +40,6 @@ class Digits:
     @property
     def eval_set(self) -> str:
         return "full" if self.full else "sample"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 from . import artifacts, reports
 from .config import EdgeDigitsError, ExportConfig, Format, Precision
 from .data import calibration_samples, load_eval_set, load_mnist, load_sample
-from .tfenv import tensorflow
+from .tfenv import load_keras
 
 OPSET = 17
 
@@ -175,18 +175,12 @@ def selected_exporters(cfg: ExportConfig) -> list[Exporter]:
 
 
 def load_source(path: Path) -> Source:
-    tensorflow()
-    import keras
-
     path = Path(path)
     run = path if path.is_dir() else path.parent
     model_path = path / "model.keras" if path.is_dir() else path
     if not model_path.is_file():
         raise EdgeDigitsError(f"{model_path}: no such model file (give a .keras file or a run folder)")
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-        raise EdgeDigitsError(f"{model_path}: cannot load as a Keras model ({type(e).__name__})") from None
+    model = load_keras(model_path)
     if tuple(model.input_shape[1:]) != (28, 28, 1):
         raise EdgeDigitsError(f"{model_path}: input shape {model.input_shape}, export takes 28x28x1 MNIST models")
     metrics = {}

@@ -138,7 +138,7 @@ class LiteRTRunner(Runner):
         except (ValueError, RuntimeError) as e:
             raise EdgeDigitsError(f"{self.path}: LiteRT cannot load it ({str(e).splitlines()[0]})") from None
         inp, out = self.interp.get_input_details()[0], self.interp.get_output_details()[0]
-        shape = list(inp["shape"])
+        shape = [int(s) for s in inp["shape"]]
         if len(shape) not in (3, 4) or shape[1:3] != [28, 28] or (len(shape) == 4 and shape[3] != 1):
             raise EdgeDigitsError(f"{self.path}: model input shape {shape}, expected (N, 28, 28, 1)")
         self.in_idx, self.out_idx, self.in_shape = inp["index"], out["index"], shape
@@ -224,16 +224,10 @@ class KerasRunner(Runner):
     def __init__(self, path, threads=None):
         super().__init__(path, threads)
         try:
-            from .tfenv import tensorflow
-
-            tensorflow()
-            import keras
+            from .tfenv import load_keras
         except ImportError:
             raise EdgeDigitsError("the keras runtime needs TensorFlow: pip install 'edge-digits[train]'") from None
-        try:
-            self.model = keras.models.load_model(self.path, compile=False)
-        except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-            raise EdgeDigitsError(f"{self.path}: cannot load as a Keras model ({type(e).__name__})") from None
+        self.model = load_keras(self.path)
         shape = tuple(self.model.input_shape)
         if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 1:
             raise EdgeDigitsError(f"{self.path}: model input shape {shape}, expected (N, S, S, 1)")

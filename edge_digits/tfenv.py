@@ -35,3 +35,21 @@ def tensorflow():
 
         tf.config.list_logical_devices("GPU")  # the CUDA probe logs too; do it here, once
     return tf
+
+
+def load_keras(path):
+    """A saved .keras model, or one clear error naming the file (Keras raises many types for bad files)."""
+    from pathlib import Path
+
+    from .config import EdgeDigitsError
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeDigitsError(f"{path}: no such model file")
+    tensorflow()
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001
+        raise EdgeDigitsError(f"{path}: cannot load as a Keras model ({type(e).__name__})") from None

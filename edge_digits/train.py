@@ -240,18 +240,10 @@ def train(cfg: TrainConfig) -> list[RunResult]:
 
 def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None) -> dict:
     """Metrics of a saved .keras model on the test split."""
-    tensorflow()
-    import keras
-
     from .data import load_eval_set
+    from .tfenv import load_keras
 
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise EdgeDigitsError(f"{model_path}: no such model file")
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-        raise EdgeDigitsError(f"{model_path}: cannot load as a Keras model ({type(e).__name__})") from None
+    model = load_keras(model_path)
     size = model.input_shape[1]
     if dataset == Dataset.sklearn_digits or size == 8:
         d = load_dataset(Dataset.sklearn_digits)

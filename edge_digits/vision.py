@@ -1,0 +1,323 @@
+"""Find, normalize and read handwritten digits in a camera frame. Pure functions: no camera, no window.
+
+    result = read_frame(frame_bgr, runner)          # runner from edge_digits.runtimes.load()
+    result.digits -> [Digit(box=(x, y, w, h), label=7, confidence=0.998)], result.readings -> ["2026"]
+
+The pipeline: ink mask against a local paper-white estimate, long strokes (ruled lines, page edges)
+removed, outer contours merged into digits, each digit redrawn the way MNIST was made, all classified in
+one batch.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
+INK_RATIO = 0.30  # ink is at least this much darker than the local paper; faint ruled lines are not
+INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
+MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
+STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale of normalize_crop (median)
+# Fragments and specks look like digits to the model as often as real digits look unsure: on the test pages
+# this keeps most low-scoring real digits and costs almost no precision.
+MIN_CONFIDENCE = 0.35
+BOX, CANVAS = 20, 28  # MNIST: each digit fit into 20x20, centred by mass in 28x28
+MAX_BLOBS = 300  # candidate blobs a frame, the biggest first: a page never has more, noise and texture do
+MERGE_ROUNDS = 8  # a digit has few pieces; each round joins every group with one partner
+
+
+@dataclass
+class Digit:
+    box: tuple[int, int, int, int]  # x, y, w, h in source-frame pixels
+    label: int
+    confidence: float
+    track: int | None = None
+    probs: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        d = {"box": [int(v) for v in self.box], "label": int(self.label), "confidence": round(float(self.confidence), 4)}
+        if self.track is not None:
+            d["track"] = self.track
+        return d
+
+
+@dataclass
+class Detections:
+    boxes: list[tuple[int, int, int, int]]  # source-frame pixels
+    crops: list[np.ndarray]  # ink-high uint8 grey crop of each box (this digit's pixels only), working scale
+    mask: np.ndarray  # the ink mask after line removal, working scale (for the debug view)
+    scale: float  # source pixels per working pixel
+
+
+@dataclass
+class FrameResult:
+    digits: list[Digit]
+    readings: list[str]
+    ms: dict[str, float]
+    detections: Detections | None = None
+    normalized: np.ndarray | None = None  # (N, 28, 28) what the classifier saw, for the debug view
+    rejected: int = 0  # blobs that looked unlike any digit or scored under min_confidence
+    probs: np.ndarray | None = field(default=None, repr=False)
+
+
+def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels clearly darker than the paper around them. The paper's white level is estimated on a 1/8
+    frame: a max filter wider than any stroke erases the ink, so shadows and gradients divide out while
+    the inside of a thick marker digit still counts as ink (a local-mean adaptive threshold loses it).
+    Returns the mask, and how much darker than the paper each pixel is, and the paper level."""
+    H, W = gray.shape
+    sw, sh = max(8, W // 8), max(8, H // 8)
+    small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA)
+    k = max(3, int(min(sw, sh) * 0.15)) | 1
+    small = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    small = cv2.blur(small, (k, k))
+    paper = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
+    darker = cv2.subtract(paper, cv2.GaussianBlur(gray, (3, 3), 0))  # blurred against noise for the mask
+    need = cv2.max(cv2.convertScaleAbs(paper, alpha=INK_RATIO), INK_MIN)
+    return cv2.compare(darker, need, cv2.CMP_GT), cv2.subtract(paper, gray), paper
+
+
+def _long_runs(mask: np.ndarray, quarter: np.ndarray, horizontal: bool) -> np.ndarray:
+    """Pixels of strokes far longer than any digit: ruled lines, margin lines, page edges.
+    Searched on a mask squeezed 8x along the stroke, so the long opening costs almost nothing; a little
+    dilation across it lets lines tilted by a few degrees through."""
+    H, W = mask.shape
+    if horizontal:
+        size, kernel_len, tol = (max(1, W // 8), max(1, H // 4)), max(2, W // 24), (5, 5)
+    else:
+        size, kernel_len, tol = (max(1, W // 4), max(1, H // 8)), max(2, int(H * 0.6) // 8), (5, 5)
+    # squeezed from the quarter-size mask both directions share, not from the full frame again
+    sq = cv2.compare(cv2.resize(quarter, size, interpolation=cv2.INTER_AREA), 10, cv2.CMP_GT)
+    wide = cv2.dilate(sq, np.ones(tol[::-1], np.uint8))
+    k = (kernel_len, 1) if horizontal else (1, kernel_len)
+    wide = cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones(k[::-1], np.uint8))
+    if not wide.any():
+        return np.zeros_like(mask)
+    # the wide band lets tilted lines through; keep only the cells the line itself is in
+    band = cv2.bitwise_and(wide, cv2.dilate(sq, np.ones((3, 3), np.uint8)))
+    band = cv2.resize(band, (W, H), interpolation=cv2.INTER_NEAREST)
+    # work only around the lines (a margin line is a narrow strip of the frame), with room for the kernels
+    x, y, w, h = cv2.boundingRect(band)
+    x0, y0, x1, y1 = max(x - 16, 0), max(y - 16, 0), min(x + w + 16, W), min(y + h + 16, H)
+    m, band = mask[y0:y1, x0:x1], band[y0:y1, x0:x1]
+    # In the band go the pixels in long runs along it, unless the ink there is thicker across than a
+    # ruled line: a digit stroke crossing the line or lying on it. (The wide dark band a page edge leaves
+    # stays too, but it touches the frame edge, and blobs that do are dropped.)
+    across, run = (np.ones((5, 1), np.uint8), np.ones((1, 15), np.uint8)) if horizontal else \
+        (np.ones((1, 5), np.uint8), np.ones((15, 1), np.uint8))
+    along = cv2.morphologyEx(m, cv2.MORPH_OPEN, run)
+    # a ragged line edge has short runs: take a pixel more on each side
+    line = cv2.bitwise_and(cv2.dilate(cv2.bitwise_and(band, along), across[:3] if horizontal else across[:, :3]), m)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = cv2.subtract(line, cv2.morphologyEx(m, cv2.MORPH_OPEN, across))
+    return out
+
+
+def _merge(boxes: np.ndarray) -> list[np.ndarray]:
+    """Group fragments of one digit (the hat of a 5, an open 4, a pen skip, a digit cut by a ruled line):
+    pieces that share most of their width and stand close above one another, when the union is still
+    shaped like a digit. Pairs are tested all at once, and merged until nothing changes."""
+    b = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]).astype(np.int64)
+    groups = [np.array([i]) for i in range(len(b))]
+    for _ in range(MERGE_ROUNDS):
+        x0, y0, x1, y1 = (b[:, k] for k in range(4))
+        w, h = x1 - x0, y1 - y0
+        x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+        y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+        mw = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
+        mh = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
+        big_w, big_h = np.maximum(w[:, None], w[None]), np.maximum(h[:, None], h[None])
+        small_w, small_h = np.minimum(w[:, None], w[None]), np.minimum(h[:, None], h[None])
+        area = w * h
+        # pieces stacked or nested, but not a small digit written just above or below a big one
+        stacked = (((x_overlap >= 0.5 * small_w) & (y_gap >= -0.5 * small_h))  # one above the other
+                   | ((x_overlap >= 0.2 * small_w) & (y_gap >= -0.3 * small_h))  # slanted pieces
+                   | ((x_overlap >= 0.8 * small_w) & (small_h <= 0.75 * big_h))) & (  # nested: an open 4
+            np.minimum(area[:, None], area[None]) >= 0.04 * np.maximum(area[:, None], area[None]))
+        x_gap = -x_overlap
+        # a small piece right beside a big one: the tail of a 2, the foot of a 1 cut off by a line
+        beside = (small_h < 0.5 * big_h) & (np.maximum(x_gap, y_gap) <= 3 + 0.25 * small_h)
+        ok = ((stacked | beside) & (y_gap <= 0.12 * mh + 4)
+              & (mh <= 2.3 * big_h) & ((mw <= 1.6 * big_w) | (mw <= 0.8 * mh)) & (mw <= 2.0 * mh))
+        np.fill_diagonal(ok, False)
+        if len(b) < 2 or not ok.any():
+            break
+        # one merge per group and round: join each group with its first partner, in a single pass
+        taken = np.zeros(len(b), bool)
+        new_b, new_g = [], []
+        for i, j in zip(*np.nonzero(np.triu(ok))):
+            if taken[i] or taken[j]:
+                continue
+            taken[i] = taken[j] = True
+            new_b.append([min(b[i, 0], b[j, 0]), min(b[i, 1], b[j, 1]), max(b[i, 2], b[j, 2]), max(b[i, 3], b[j, 3])])
+            new_g.append(np.concatenate([groups[i], groups[j]]))
+        rest = np.flatnonzero(~taken)
+        b = np.concatenate([np.array(new_b, np.int64).reshape(-1, 4), b[rest]])
+        groups = new_g + [groups[i] for i in rest]
+    return groups
+
+
+def find_digits(frame: np.ndarray) -> Detections:
+    """Boxes and ink crops of everything in a BGR (or grey) frame that could be a digit."""
+    if frame.ndim == 3:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    else:
+        gray = frame
+    scale = max(1.0, max(gray.shape) / MAX_SIDE)
+    if scale > 1:
+        gray = cv2.resize(gray, (round(gray.shape[1] / scale), round(gray.shape[0] / scale)),
+                          interpolation=cv2.INTER_AREA)
+    H, W = gray.shape
+    if min(H, W) < 2 * MIN_HEIGHT:  # too small to hold a digit and its margin
+        return Detections([], [], np.zeros((H, W), np.uint8), scale)
+    mask, darker, paper = ink_mask(gray)
+    if cv2.countNonZero(mask) > 0.3 * H * W:  # noise or texture, not ink on paper
+        return Detections([], [], mask, scale)
+    # one direction after the other: where a margin line crosses a ruled line, each looks thick to the
+    # other, and the crossing would stay behind
+    quarter = cv2.resize(mask, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
+    clean = cv2.subtract(mask, _long_runs(mask, quarter, True))
+    clean = cv2.subtract(clean, _long_runs(clean, quarter, False))
+    lines = cv2.subtract(mask, clean)
+    contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return Detections([], [], clean, scale)
+    rects = np.array([cv2.boundingRect(c) for c in contours])
+    # specks cannot hold a digit and would only slow the merge down
+    idx = np.flatnonzero(np.maximum(rects[:, 2], rects[:, 3]) >= 4)
+    if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
+        idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
+    boxes, crops = [], []
+    for g in _merge(rects[idx]):
+        members = idx[g]
+        r = rects[members]
+        x0, y0 = r[:, 0].min(), r[:, 1].min()
+        x1, y1 = (r[:, 0] + r[:, 2]).max(), (r[:, 1] + r[:, 3]).max()
+        w, h = x1 - x0, y1 - y0
+        if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h:
+            continue
+        if x0 <= 0 or y0 <= 0 or x1 >= W or y1 >= H:
+            continue  # cut by the frame edge: half a digit reads as another digit
+        own = np.zeros((h, w), np.uint8)
+        cv2.drawContours(own, [contours[i] for i in members], -1, 255, -1, offset=(-int(x0), -int(y0)))
+        crop = cv2.bitwise_and(clean[y0:y1, x0:x1], own)
+        # give back the pixels a removed line took out of this digit's strokes
+        cut = lines[y0:y1, x0:x1]
+        if cut.any():
+            k = max(3, h // 10) | 1
+            bridged = cv2.bitwise_or(cv2.morphologyEx(crop, cv2.MORPH_CLOSE, np.ones((k, 1), np.uint8)),
+                                     cv2.morphologyEx(crop, cv2.MORPH_CLOSE, np.ones((1, k), np.uint8)))
+            crop = cv2.bitwise_or(crop, cv2.bitwise_and(cut, bridged))
+            cut = cv2.subtract(cut, crop)
+        fill = cv2.countNonZero(crop) / float(w * h)
+        if fill < 0.06 or (fill > 0.85 and w > 0.4 * h):
+            continue  # a wisp or a solid blot
+        # The crop keeps the grey levels, not the binary mask: a 15 px digit has no detail to spare. Ink
+        # 75% darker than the paper counts as full ink; the soft rim just outside the mask comes along.
+        rim = cv2.subtract(cv2.dilate(crop, np.ones((3, 3), np.uint8)), cut)
+        ink = cv2.divide(darker[y0:y1, x0:x1], paper[y0:y1, x0:x1], scale=255 / 0.75)
+        boxes.append((int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))))
+        crops.append(cv2.bitwise_and(ink, rim))
+    return Detections(boxes, crops, clean, scale)
+
+
+def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
+    """One digit (ink high, any size, binary or grey) -> 28x28 uint8 the way MNIST was made: fit into
+    20x20 keeping the aspect ratio, area-interpolated, centre of mass at the centre of 28x28. With
+    stroke=True a thick marker and a fine pen are first brought to MNIST's stroke width."""
+    ys, xs = np.nonzero(ink > 64)
+    out = np.zeros((CANVAS, CANVAS), np.uint8)
+    if len(ys) == 0:
+        return out
+    c = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    h, w = c.shape
+    if stroke:
+        # measure and correct the stroke at twice the box size, where a 3x3 kernel changes it by a
+        # quarter of MNIST's; grey levels go through the same erosion or dilation
+        s = 2 * BOX / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        c = cv2.resize(c, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        b = cv2.compare(c, 127, cv2.CMP_GT)
+        area = cv2.countNonZero(b)
+        edge = area - cv2.countNonZero(cv2.erode(b, np.ones((3, 3), np.uint8)))
+        width = 2.0 * area / max(edge, 1)
+        d = int(round((width - STROKE_TARGET) / 2))
+        if d:
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(d) + 1, 2 * abs(d) + 1))
+            if d < 0:
+                c = cv2.dilate(c, k)
+            else:
+                thinner = cv2.erode(c, k)
+                if cv2.countNonZero(cv2.compare(thinner, 127, cv2.CMP_GT)) > 0.25 * area:  # never erode a digit away
+                    c = thinner
+        h, w = c.shape
+    s = BOX / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(c, size, interpolation=cv2.INTER_AREA)
+    m = cv2.moments(small)
+    if m["m00"] <= 0:
+        return out
+    cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    ox, oy = int(round(CANVAS / 2 - cx)), int(round(CANVAS / 2 - cy))
+    sh, sw = small.shape
+    # clip: a lopsided digit's mass centre can push its far edge past the canvas, as in MNIST
+    x0, y0 = max(ox, 0), max(oy, 0)
+    x1, y1 = min(ox + sw, CANVAS), min(oy + sh, CANVAS)
+    out[y0:y1, x0:x1] = small[y0 - oy: y1 - oy, x0 - ox: x1 - ox]
+    return out
+
+
+def group_readings(digits: list[Digit]) -> list[str]:
+    """Digits side by side on one line, similar in height and close, read left to right as one number.
+    Numbers are listed top to bottom, then left to right."""
+    order = sorted(range(len(digits)), key=lambda i: digits[i].box[0])
+    chains: list[list[int]] = []
+    for i in order:
+        x, y, w, h = digits[i].box
+        best, best_gap = None, None
+        for ch in chains:
+            px, py, pw, ph = digits[ch[-1]].box
+            gap = x - (px + pw)
+            y_overlap = min(y + h, py + ph) - max(y, py)
+            if (-0.3 * min(w, pw) <= gap <= 0.8 * max(h, ph) and y_overlap >= 0.5 * min(h, ph)
+                    and 0.6 <= h / ph <= 1 / 0.6 and (best_gap is None or gap < best_gap)):
+                best, best_gap = ch, gap
+        if best is None:
+            chains.append([i])
+        else:
+            best.append(i)
+    chains.sort(key=lambda ch: (min(digits[i].box[1] for i in ch), digits[ch[0]].box[0]))
+    return ["".join(str(digits[i].label) for i in ch) for ch in chains]
+
+
+def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE, debug: bool = False) -> FrameResult:
+    """Detect, normalize and classify every digit of a frame, with one runner.predict call for all."""
+    t0 = time.perf_counter()
+    det = find_digits(frame)
+    t1 = time.perf_counter()
+    batch = np.stack([normalize_crop(c) for c in det.crops]) if det.crops else np.zeros((0, CANVAS, CANVAS), np.uint8)
+    t2 = time.perf_counter()
+    digits, probs = [], None
+    if len(batch):
+        probs = runner.predict(batch)
+        labels, conf = probs.argmax(1), probs.max(1)
+        digits = [Digit(b, int(l), float(c), probs=p)
+                  for b, l, c, p in zip(det.boxes, labels, conf, probs) if c >= min_confidence]
+    t3 = time.perf_counter()
+    ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
+    return FrameResult(digits, group_readings(digits), ms, det if debug else None, batch if debug else None,
+                       rejected=len(batch) - len(digits), probs=probs)
+
+
+def classify_mnist_image(img: np.ndarray, runner) -> FrameResult:
+    """A 28x28 image is taken as an MNIST-style digit already: classified as it is (light paper inverted)."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    if g.mean() > 127:
+        g = 255 - g
+    t0 = time.perf_counter()
+    p = runner.predict(np.ascontiguousarray(g, np.uint8)[None])
+    ms = {"detect": 0.0, "normalize": 0.0, "classify": (time.perf_counter() - t0) * 1e3}
+    d = Digit((0, 0, g.shape[1], g.shape[0]), int(p[0].argmax()), float(p[0].max()))
+    return FrameResult([d], [str(d.label)], ms, probs=p)

@@ -1,0 +1,168 @@
+"""Benchmark the camera pipeline on photo-like pages no test uses; write benchmarks/camera.md and .json.
+
+    .venv/bin/python scripts/bench_camera.py [--pages 200] [--data ../shared/data/mnist.npz]
+
+Pages: edge_digits.synth with seed 90210 (the tests use seeds below 100), built from MNIST *test* digits
+that are not in the bundled sample (the tests and the demo draw from the sample). Without the full MNIST the
+script stops: the sample alone cannot give digits no test has seen.
+Accuracy: detection recall and precision (IoU >= 0.5, one to one), end-to-end accuracy (found and read
+right, over all true digits), pages whose numbers were all read exactly.
+Speed: each page as a 640x480 PNG, decoded apart (cv2.imdecode), then processing = detect + normalize +
+classify in one read_frame call, over 3 passes of all pages after a warm-up pass.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_digits import runtimes, synth, vision
+from edge_digits.data import load_mnist, load_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 90210
+GOALS = {"recall": 0.99, "precision": 0.99, "accuracy": 0.97, "fps": 400.0, "p99_ms": 5.0}
+
+
+def unseen_digits(path: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    full = load_mnist(path, download=False)
+    used = {hashlib.sha1(x.tobytes()).digest() for x in load_sample().x_test}
+    keep = np.array([hashlib.sha1(x.tobytes()).digest() not in used for x in full.x_test])
+    return full.x_test[keep], full.y_test[keep], full.source
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=200)
+    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
+    ap.add_argument("--model", help="default: the shipped export/edge_int8.tflite")
+    ap.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
+    ap.add_argument("--opencv-threads", type=int, default=1, help="cv2.setNumThreads (default 1, as the camera uses)")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "camera"))
+    args = ap.parse_args()
+
+    cv2.setNumThreads(args.opencv_threads)
+    x, y, source = unseen_digits(args.data)
+    pages = synth.make_pages(x, y, args.pages, seed=SEED)
+    runner = runtimes.load(args.model, threads=args.threads)
+    pngs = [cv2.imencode(".png", p.image)[1] for p in pages]
+
+    truth, found = [], []
+    for p in pages:
+        res = vision.read_frame(p.image, runner)
+        truth.append((p.boxes, p.labels, p.readings))
+        found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
+    acc = synth.score(truth, found)
+
+    decode, proc, stages = [], [], {"detect": [], "normalize": [], "classify": []}
+    for k in range(args.passes + 1):
+        for buf in pngs:
+            t0 = time.perf_counter()
+            frame = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+            t1 = time.perf_counter()
+            res = vision.read_frame(frame, runner)
+            if k == 0:
+                continue  # warm-up: caches, the runtime's first resizes
+            decode.append((t1 - t0) * 1e3)
+            proc.append(sum(res.ms.values()))
+            for s in stages:
+                stages[s].append(res.ms[s])
+    proc_a = np.array(proc)
+    speed = {"frames": len(proc), "fps": 1e3 / proc_a.mean(), "mean_ms": proc_a.mean(),
+             "p50_ms": float(np.percentile(proc_a, 50)), "p99_ms": float(np.percentile(proc_a, 99)),
+             "decode_mean_ms": float(np.mean(decode)),
+             **{f"{s}_mean_ms": float(np.mean(v)) for s, v in stages.items()}}
+    n_digits = [len(p.labels) for p in pages]
+    report = {"command": " ".join(["python", "scripts/bench_camera.py", *sys.argv[1:]]),
+              "pages": len(pages), "seed": SEED, "digits_source": f"{source} test split minus the bundled sample",
+              "digits_per_page": [int(min(n_digits)), int(max(n_digits))], "model": str(runner.path.name),
+              "runtime": runner.describe(), "threads": args.threads, "opencv_threads": cv2.getNumThreads(),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+              "load_avg_1min": os.getloadavg()[0], "accuracy": acc, "speed": speed, "goals": GOALS}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(report, indent=2, default=float))
+    tmp.replace(out.with_suffix(".json"))
+    md = render(report)
+    tmp = out.with_suffix(".md.partial")
+    tmp.write_text(md)
+    tmp.replace(out.with_suffix(".md"))
+    print(md)
+
+
+def render(r: dict) -> str:
+    a, s, g = r["accuracy"], r["speed"], r["goals"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    rows = [
+        ("detection recall", f"{a['recall']:.2%}", f">= {g['recall']:.0%}", verdict(a["recall"] >= g["recall"])),
+        ("detection precision", f"{a['precision']:.2%}", f">= {g['precision']:.0%}", verdict(a["precision"] >= g["precision"])),
+        ("end-to-end accuracy (found and read right)", f"{a['accuracy']:.2%}", f">= {g['accuracy']:.0%}",
+         verdict(a["accuracy"] >= g["accuracy"])),
+        ("pages with every number read exactly", f"{a['readings_exact']:.2%}", "-", "-"),
+        ("processing throughput (detect+normalize+classify)", f"{s['fps']:.0f} fps", f">= {g['fps']:.0f} fps",
+         verdict(s["fps"] >= g["fps"])),
+        ("processing p50 / p99 per frame", f"{s['p50_ms']:.2f} / {s['p99_ms']:.2f} ms", f"p99 <= {g['p99_ms']} ms",
+         verdict(s["p99_ms"] <= g["p99_ms"])),
+    ]
+    table = "\n".join(f"| {a_} | {b} | {c} | {d} |" for a_, b, c, d in rows)
+    short = [f"- {name}: {res} against a goal of {goal}." for name, res, goal, v in rows if v.startswith("**")]
+    shortfalls = "\n".join(short) or "- Every goal is met on this run."
+    by_height = "\n".join(f"| {k} | {v['digits']} | {v['recall']:.2%} | {v['accuracy']:.2%} |"
+                          for k, v in a["by_height"].items())
+    return f"""# Camera pipeline benchmark
+
+Made by:
+
+    {r['command']}
+
+{r['pages']} photo-like 640x480 pages (`edge_digits.synth`, seed {r['seed']}; {r['digits_per_page'][0]} to
+{r['digits_per_page'][1]} digits a page, {a['digits']} digits in all) from {r['digits_source']}: no test
+and not the demo uses these digits or this seed. Model {r['model']} through {r['runtime']}, runtime threads
+{r['threads']}, OpenCV threads {r['opencv_threads']}; {r['machine']}; 1-minute load average when it ran:
+{r['load_avg_1min']:.2f} (the machine is shared, so speed varies from run to run).
+
+| measure | result | goal | |
+| --- | --- | --- | --- |
+{table}
+
+By the height of the true digit box (the pages draw heights from 15 px to half the frame, evenly on a
+log scale):
+
+| height | digits | recall | end-to-end accuracy |
+| --- | --- | --- | --- |
+{by_height}
+
+Speed is over {s['frames']} frames ({r['pages']} pages x passes, after a warm-up pass). Stage means:
+detect {s['detect_mean_ms']:.2f} ms, normalize {s['normalize_mean_ms']:.2f} ms, classify {s['classify_mean_ms']:.2f} ms
+(all digits of a frame in one batch). PNG decode, reported apart: {s['decode_mean_ms']:.2f} ms a frame.
+
+Full numbers: `camera.json` beside this file.
+
+## Where it falls short, and why
+
+{shortfalls}
+
+What the misses are, from looking at them (`edge_digits.synth` pages, same seed): most misread digits are
+the smallest ones (15-20 px tall after blur and perspective) and digits a dark ruled line runs along, where
+line removal takes the stroke that lies on the line (the bar of a 7 or a 4 sitting on a line); most false
+boxes are the second piece of a digit the pen left in two pieces far apart, which the merge rules do not
+join (they would also join neighbouring digits). Big digits written with a thin pen sometimes break into
+pieces the same way. Detection of long, ragged, light margin lines can leave short pieces that read as 1.
+"""
+
+
+if __name__ == "__main__":
+    main()

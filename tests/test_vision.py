@@ -1,0 +1,167 @@
+"""The vision pipeline on photo-like pages built from the bundled MNIST sample (edge_digits.synth)."""
+import cv2
+import numpy as np
+import pytest
+
+from edge_digits import synth, vision
+from edge_digits.data import load_sample
+from edge_digits.tracking import Tracker
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def runner():
+    from edge_digits import runtimes
+
+    return runtimes.load(threads=1)  # the shipped int8 model: what the camera runs by default
+
+
+def _paper(h=240, w=320, level=225):
+    return np.full((h, w, 3), level, np.uint8)
+
+
+def _draw_digit(img, digit, x, y, height, ink=20):
+    """An MNIST digit as dark ink, `height` pixels tall, top-left at (x, y); returns its box."""
+    ys, xs = np.nonzero(digit > 40)
+    c = digit[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(np.float32) / 255
+    s = height / c.shape[0]
+    a = cv2.resize(c, (max(1, round(c.shape[1] * s)), height), interpolation=cv2.INTER_LINEAR)
+    region = img[y: y + a.shape[0], x: x + a.shape[1]]
+    a = a[: region.shape[0], : region.shape[1], None]  # clipped by the frame edge
+    region[:] = (region * (1 - a) + ink * a).astype(np.uint8)
+    return x, y, a.shape[1], a.shape[0]
+
+
+def test_normalize_keeps_mnist_digits_as_they_are(digits, runner):
+    x, y = digits.x_test[:500], digits.y_test[:500]
+    raw = runner.predict(x).argmax(1)
+    norm = runner.predict(np.stack([vision.normalize_crop(i) for i in x])).argmax(1)
+    assert (norm == raw).mean() >= 0.98
+    assert (norm == y).mean() >= (raw == y).mean() - 0.01
+
+
+def test_normalize_is_mnist_shaped():
+    blob = np.zeros((90, 40), np.uint8)
+    cv2.line(blob, (20, 5), (20, 85), 255, 6)
+    out = vision.normalize_crop(blob)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    ys, xs = np.nonzero(out > 64)
+    assert 18 <= ys.max() - ys.min() + 1 <= 20  # fit into the 20 px box, aspect kept
+    m = cv2.moments(out)
+    assert abs(m["m10"] / m["m00"] - 14) < 1 and abs(m["m01"] / m["m00"] - 14) < 1
+    assert not vision.normalize_crop(np.zeros((10, 10), np.uint8)).any()
+
+
+def test_stroke_width_is_normalized(digits):
+    d = digits.x_test[3]
+    big = cv2.resize(d, (280, 280), interpolation=cv2.INTER_LINEAR)
+    thick = cv2.dilate(big, np.ones((25, 25), np.uint8))
+    thin = cv2.erode(big, np.ones((15, 15), np.uint8))
+    a, b = vision.normalize_crop(thick), vision.normalize_crop(thin)
+    ink = lambda im: (im > 127).sum()  # noqa: E731
+    raw_ratio = ink(cv2.resize(thick, (28, 28), interpolation=cv2.INTER_AREA)) / max(
+        ink(cv2.resize(thin, (28, 28), interpolation=cv2.INTER_AREA)), 1)
+    assert ink(a) / max(ink(b), 1) < 0.6 * raw_ratio
+
+
+def test_pages_recall_precision_accuracy(digits, runner):
+    pages = synth.make_pages(digits.x_test, digits.y_test, 40, seed=11)
+    truth, found = [], []
+    for p in pages:
+        res = vision.read_frame(p.image, runner)
+        truth.append((p.boxes, p.labels, p.readings))
+        found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
+    s = synth.score(truth, found)
+    assert s["digits"] >= 120
+    assert s["recall"] >= 0.92 and s["precision"] >= 0.92 and s["accuracy"] >= 0.88, s
+    assert s["readings_exact"] >= 0.7, s
+
+
+def test_one_predict_call_per_frame(digits, runner):
+    calls = []
+
+    class Counting:
+        def predict(self, x):
+            calls.append(len(x))
+            return runner.predict(x)
+
+    img = _paper()
+    for k in range(4):
+        i = int(np.flatnonzero(digits.y_test == k + 1)[0])
+        _draw_digit(img, digits.x_test[i], 15 + 75 * k, 80, 50)
+    res = vision.read_frame(img, Counting())
+    assert calls == [4] and len(res.digits) == 4
+
+
+def test_blank_noisy_page_has_no_digits(runner):
+    rng = np.random.default_rng(0)
+    img = np.clip(_paper().astype(np.float32) + rng.normal(0, 6, (240, 320, 3)), 0, 255).astype(np.uint8)
+    for _ in range(30):  # specks
+        cv2.circle(img, tuple(int(v) for v in rng.integers(5, 230, 2)), 1, (60, 60, 60), -1)
+    assert vision.read_frame(img, runner).digits == []
+
+
+def test_digit_cut_by_frame_edge_is_ignored(digits):
+    img = _paper()
+    _draw_digit(img, digits.x_test[0], 285, 60, 80)  # runs past the right edge
+    assert vision.find_digits(img).boxes == []
+
+
+def test_ruled_lines_and_margin_are_removed_and_crossing_digit_kept(digits, runner):
+    img = _paper(300, 400)
+    for yy in range(20, 300, 32):
+        cv2.line(img, (0, yy), (400, yy + 6), (80, 70, 60), 2, cv2.LINE_AA)  # tilted a little
+    cv2.line(img, (50, 0), (54, 300), (70, 70, 190), 2, cv2.LINE_AA)
+    i = int(np.flatnonzero(digits.y_test == 4)[0])
+    box = _draw_digit(img, digits.x_test[i], 180, 95, 90)  # crosses three ruled lines
+    res = vision.read_frame(img, runner)
+    assert [d.label for d in res.digits] == [4]
+    assert synth.iou(res.digits[0].box, box) > 0.6
+
+
+def test_broken_digit_is_merged(digits):
+    img = _paper()
+    i = int(np.flatnonzero(digits.y_test == 5)[0])
+    box = _draw_digit(img, digits.x_test[i], 120, 60, 100)
+    img[100:104, 100:260] = 225  # the pen skipped: the 5 is in two pieces
+    boxes = vision.find_digits(img).boxes
+    assert len(boxes) == 1 and synth.iou(boxes[0], box) > 0.8
+
+
+def test_dark_shadow_and_gradient(digits, runner):
+    img = _paper(240, 320).astype(np.float32)
+    img *= np.linspace(1.0, 0.35, 320, dtype=np.float32)[None, :, None]  # light falls off to the right
+    img = img.astype(np.uint8)
+    labels = []
+    for k, x in enumerate((30, 130, 230)):
+        i = int(np.flatnonzero(digits.y_test == k + 1)[2])
+        _draw_digit(img, digits.x_test[i], x, 80, 70, ink=10)
+        labels.append(k + 1)
+    res = vision.read_frame(img, runner)
+    assert sorted(d.label for d in res.digits) == labels
+
+
+def test_readings_group_digits_on_a_line():
+    D = vision.Digit
+    ds = [D((100, 50, 20, 30), 2, 1.0), D((125, 52, 20, 30), 0, 1.0), D((150, 49, 20, 30), 2, 1.0),
+          D((176, 51, 20, 30), 6, 1.0), D((100, 200, 20, 30), 7, 1.0), D((400, 50, 20, 30), 9, 1.0)]
+    assert vision.group_readings(ds[::-1]) == ["2026", "9", "7"]
+
+
+def test_tracker_smooths_a_flicker():
+    tr = Tracker()
+    seq = [3, 3, 3, 8, 3, 3]
+    out = []
+    for k, label in enumerate(seq):
+        p = np.full(10, 0.01, np.float32)
+        p[label] = 0.9
+        d = vision.Digit((100 + k, 50, 20, 30), label, 0.9, probs=p)
+        digits_, readings = tr.update([d])
+        out.append((digits_[0].label, digits_[0].track, readings))
+    assert [o[0] for o in out] == [3] * 6
+    assert len({o[1] for o in out}) == 1
+    assert out[-1][2] == ["3"]
