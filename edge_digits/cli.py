@@ -139,12 +139,12 @@ def export(
     from rich.table import Table
 
     t = Table(title=f"edge-digits export -> {cfg.out}")
-    for col in ("file", "format", "precision", "size", "accuracy", "agreement", "max |dp|", "seconds"):
-        t.add_column(col)
+    for col in ("file", "KiB", "accuracy", "agree", "max|dp|", "s"):
+        t.add_column(col, no_wrap=True)
     for e in entries:
-        t.add_row(e["file"], e["format"], e["precision"], f"{e['size_bytes'] / 1024:.1f} KB",
-                  f"{e['accuracy'] * 100:.2f}% ({e['eval_set']['kind']})", f"{e['agreement_with_keras'] * 100:.2f}%",
-                  f"{e['max_prob_diff']:.4f}", f"{e['convert_seconds']:.1f}")
+        t.add_row(e["file"], f"{e['size_bytes'] / 1024:.1f}", f"{e['accuracy'] * 100:.2f}%",
+                  f"{e['agreement_with_keras'] * 100:.2f}%", f"{e['max_prob_diff']:.4f}", f"{e['convert_seconds']:.1f}")
+    t.caption = f"accuracy on the {entries[0]['eval_set']['kind']} MNIST test set ({entries[0]['eval_set']['n']} images)"
     con = Console(stderr=True)
     con.print(t)
     best = next((e["file"] for e in entries if e["precision"] == "int8" and e["format"] == "tflite"), entries[-1]["file"])
@@ -154,9 +154,122 @@ def export(
 
 
 # ---- camera and predict (issue 4) ----
+@app.command()
+def camera(
+    source: Annotated[str, typer.Option(
+        help="Webcam index, video file, image file, folder or glob of images, or a stream URL.")] = "0",
+    model: Annotated[Optional[Path], typer.Option(help="Model file or folder (default: the shipped int8 TFLite).")] = None,
+    runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
+    threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
+    headless: Annotated[bool, typer.Option(help="No window (servers, CI, a Pi without a screen).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per frame on stdout, nothing else.")] = False,
+    record: Annotated[Optional[Path], typer.Option(help="Write the annotated video here (.mp4 or .avi).")] = None,
+    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
+    max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
+    smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
+):
+    """Read digits live from a camera, video, stream or images. Keys: q quit, space pause, s snapshot,
+    d debug view. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
+    try:
+        from . import camera as cam
+        from . import runtimes
+
+        if not 0 <= min_confidence <= 1:
+            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
+        src = cam.Source(source)
+        runner = runtimes.load(model, runtime, threads)
+        summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
+                          min_confidence=min_confidence, max_frames=max_frames, smooth=smooth)
+    except EdgeDigitsError as e:
+        fail(str(e))
+    if summary.lost:
+        raise typer.Exit(1)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[str], typer.Argument(help="Image files, folders or globs.")],
+    model: Annotated[Optional[Path], typer.Option(help="Model file or folder (default: the shipped int8 TFLite).")] = None,
+    runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
+    threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
+    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
+):
+    """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
+    Exit code 1 when any file could not be read (each gets a one-line error)."""
+    try:
+        from . import camera as cam
+        from . import runtimes
+
+        if not 0 <= min_confidence <= 1:
+            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
+        runner = runtimes.load(model, runtime, threads)
+        results = cam.predict(images, runner, min_confidence=min_confidence)
+    except EdgeDigitsError as e:
+        fail(str(e))
+    for r in results:
+        if "error" in r:
+            typer.echo(f"error: {r['error']}", err=True)
+        if json_out:
+            typer.echo(json.dumps(r))
+        elif "error" not in r:
+            found = ", ".join(f"{d['label']} ({d['confidence']:.2f})" for d in r["digits"]) or "no digits"
+            typer.echo(f"{r['path']}: {' '.join(r['readings']) or '-'}  [{found}]")
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
 
 
 # ---- bench (issue 5) ----
+@app.command()
+def bench(
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest file or export folder (default: the shipped export/).")] = None,
+    formats: Annotated[Optional[str], typer.Option(help="Only these formats, comma-separated: tflite, onnx, keras.")] = None,
+    precisions: Annotated[Optional[str], typer.Option(help="Only these precisions: fp32, fp16, int8.")] = None,
+    runtimes: Annotated[Optional[str], typer.Option(help="Only these runtimes: litert, onnxruntime, opencv, keras.")] = None,
+    providers: Annotated[Optional[str], typer.Option(
+        help="ONNX Runtime providers, e.g. cpu,cuda,tensorrt (default: CPU, CUDA, TensorRT and any installed).")] = None,
+    threads: Annotated[Optional[str], typer.Option(help="Thread counts, e.g. 1,all (default: 1 and all cores).")] = None,
+    batch: Annotated[Optional[str], typer.Option(help="Batch sizes (default: 1,8,64,256).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A few runs per row and accuracy on 500 digits: a smoke test, not results.")] = False,
+    warmup: Annotated[Optional[int], typer.Option(help="Warm-up calls per row (default 10).")] = None,
+    min_runs: Annotated[Optional[int], typer.Option(help="Timed calls per row, at least (default 50).")] = None,
+    min_time: Annotated[Optional[float], typer.Option(help="Seconds of timed calls per row, at least (default 1.0).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(
+        help="Keras mlp model for the model.predict baseline (default: runs/mlp/model.keras, else an untrained mlp).")] = None,
+    no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Skip the Keras model.predict baseline.")] = False,
+    data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder for accuracy (default: $EDGE_DIGITS_DATA, else the bundled sample).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results document (environment, rows) to stdout.")] = False,
+    json_file: Annotated[Optional[Path], typer.Option(help="Write the results document to this file.")] = None,
+    csv: Annotated[Optional[Path], typer.Option(help="Write the rows as CSV.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write latency-per-digit and throughput plots (PNG).")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a BENCHMARKS.md-style page.")] = None,
+    from_json: Annotated[Optional[Path], typer.Option(help="Re-render a saved --json-file instead of measuring.")] = None,
+    note: Annotated[str, typer.Option(help="A remark kept in the results (e.g. 'machine shared').")] = "",
+    pipeline: Annotated[Optional[str], typer.Option(
+        help="Also time the camera pipeline's stages (decode, detect, normalize, classify, draw) over this "
+             "video, headless; 'synthetic' makes one from the bundled digits.")] = None,
+    pipeline_only: Annotated[bool, typer.Option("--pipeline-only", help="With --pipeline: skip the model x runtime matrix.")] = False,
+):
+    """Benchmark every exported model x runtime x threads x batch: load time, latency percentiles, throughput,
+    peak memory, accuracy and % of this machine's matmul peak, against a Keras model.predict baseline."""
+    from . import bench as b
+    from . import bench_report
+
+    try:
+        if from_json:
+            doc = b.load_result(from_json)
+        else:
+            cfg = b.config_from_options(manifest=manifest, formats=formats, precisions=precisions, runtimes=runtimes,
+                                        providers=providers, threads=threads, batch=batch, quick=quick, warmup=warmup,
+                                        min_runs=min_runs, min_time=min_time, baseline=not no_baseline,
+                                        baseline_model=baseline, data=data, note=note, pipeline=pipeline,
+                                        pipeline_only=pipeline_only)
+            with bench_report.progress() as cb:
+                doc = b.run(cfg, cb)
+        bench_report.emit(doc, json_out, json_file, csv, plot, markdown)
+    except EdgeDigitsError as e:
+        fail(str(e))
+
 
 
 if __name__ == "__main__":
