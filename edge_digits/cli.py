@@ -86,14 +86,13 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A saved .keras model (or a run folder).")],
+    model: Annotated[Path, typer.Argument(help="A .keras, .tflite or .onnx model (or a run/export folder).")],
     dataset: Annotated[Dataset, typer.Option(help="Test split to use.")] = Dataset.mnist,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ):
-    """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model."""
-    if model.is_dir():
-        model = model / "model.keras"
+    """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model
+    (.keras, .tflite or .onnx, each through its own runtime)."""
     try:
         from .train import evaluate as run_eval
 
@@ -103,8 +102,9 @@ def evaluate(
     if json_out:
         typer.echo(json.dumps(m, indent=2))
         return
-    typer.echo(f"{m['model']}: accuracy {m['accuracy'] * 100:.2f}% ({m['errors']} errors of {m['n']}, "
-               f"{m['eval_set']} test set), loss {m['loss']:.4f}, {m['parameters']:,} parameters")
+    params = f", {m['parameters']:,} parameters" if m["parameters"] else ""
+    typer.echo(f"{m['runtime']}: accuracy {m['accuracy'] * 100:.2f}% ({m['errors']} errors of {m['n']}, "
+               f"{m['eval_set']} test set), loss {m['loss']:.4f}{params}")
     for c, pc in m["per_class"].items():
         typer.echo(f"  {c}: precision {pc['precision']:.4f} recall {pc['recall']:.4f} (n={pc['support']})")
 
@@ -244,7 +244,7 @@ def bench(
     plot: Annotated[Optional[Path], typer.Option(help="Write latency-per-digit and throughput plots (PNG).")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write a BENCHMARKS.md-style page.")] = None,
     from_json: Annotated[Optional[Path], typer.Option(help="Re-render a saved --json-file instead of measuring.")] = None,
-    note: Annotated[str, typer.Option(help="A remark kept in the results (e.g. 'machine shared').")] = "",
+    note: Annotated[str, typer.Option(help="A remark kept in the results (with --from-json: replaces the saved one).")] = "",
     pipeline: Annotated[Optional[str], typer.Option(
         help="Also time the camera pipeline's stages (decode, detect, normalize, classify, draw) over this "
              "video, headless; 'synthetic' makes one from the bundled digits.")] = None,
@@ -257,7 +257,7 @@ def bench(
 
     try:
         if from_json:
-            doc = b.load_result(from_json)
+            doc = b.load_result(from_json, note or None)
         else:
             cfg = b.config_from_options(manifest=manifest, formats=formats, precisions=precisions, runtimes=runtimes,
                                         providers=providers, threads=threads, batch=batch, quick=quick, warmup=warmup,

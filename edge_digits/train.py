@@ -239,19 +239,22 @@ def train(cfg: TrainConfig) -> list[RunResult]:
 
 
 def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None) -> dict:
-    """Metrics of a saved .keras model on the test split."""
+    """Metrics of any saved model (.keras, .tflite, .onnx) on the test split, through its own runtime; only a
+    .keras file loads TensorFlow."""
+    from . import runtimes
     from .data import load_eval_set
-    from .tfenv import load_keras
 
-    model = load_keras(model_path)
-    size = model.input_shape[1]
-    if dataset == Dataset.sklearn_digits or size == 8:
+    runner = runtimes.load(model_path)
+    if dataset == Dataset.sklearn_digits or runner.size == 8:
         d = load_dataset(Dataset.sklearn_digits)
     elif dataset == Dataset.sample:
         d = load_dataset(Dataset.sample)
     else:
         d = load_eval_set(data)
-    m = evaluate_model(model, d, size)
-    m.pop("_probs")
-    m.update({"model": str(model_path), "eval_set": d.eval_set, "data": d.source, "parameters": model.count_params()})
+    probs = np.concatenate([runner.predict(d.x_test[i:i + 1000]) for i in range(0, len(d.x_test), 1000)])
+    m = reports.classification_metrics(d.y_test, probs)
+    params = runner.model.count_params() if hasattr(runner, "model") else (runner.entry or {}).get(
+        "source", {}).get("parameters")
+    m.update({"model": str(model_path), "runtime": runner.describe(), "eval_set": d.eval_set, "data": d.source,
+              "parameters": params})
     return m

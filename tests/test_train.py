@@ -130,3 +130,20 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["interrupted"] and 2 <= m["epochs_run"] < 500 and (out / "model.keras").is_file()
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")], "temporary folder left behind"
+
+
+def test_evaluate_any_format_without_tensorflow_for_tflite():
+    import subprocess
+    import sys
+
+    code = ("import sys, json\n"
+            "from typer.testing import CliRunner\n"
+            "from edge_digits.cli import app\n"
+            "r = CliRunner().invoke(app, ['evaluate', 'export/edge_int8.tflite', '--dataset', 'sample', '--json'])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "m = json.loads(r.stdout)\n"
+            "assert m['n'] == 2000 and m['accuracy'] > 0.98 and m['parameters'] > 0\n"
+            "assert 'tensorflow' not in sys.modules\n")
+    from conftest import REPO
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
