@@ -15,6 +15,7 @@ import numpy as np
 
 from . import artifacts
 from .config import DEFAULT_MODEL_FILE, EXPORT_DIR, EdgeDigitsError, Format, Runtime
+from .tfenv import native_stderr_silenced
 
 # Best first: what `auto` picks when the installed onnxruntime offers it.
 ORT_PREFERRED = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
@@ -133,8 +134,9 @@ class LiteRTRunner(Runner):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self.interp = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
-            self.interp.allocate_tensors()
+            with native_stderr_silenced():  # LiteRT announces its XNNPACK delegate on every load
+                self.interp = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
+                self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise EdgeDigitsError(f"{self.path}: LiteRT cannot load it ({str(e).splitlines()[0]})") from None
         inp, out = self.interp.get_input_details()[0], self.interp.get_output_details()[0]

@@ -1,4 +1,4 @@
-"""Import TensorFlow quietly. TF 2.2x logs its start-up (oneDNN notes, CUDA probing) through absl before
+"""Import TensorFlow quietly (this module itself imports no TensorFlow). TF 2.2x logs its start-up (oneDNN notes, CUDA probing) through absl before
 TF_CPP_MIN_LOG_LEVEL is read, straight to file descriptor 2, so the only way to keep a user's terminal clean
 is to point that descriptor elsewhere while TensorFlow starts. Python-level errors still surface as usual."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     if os.environ.get("EDGE_DIGITS_DEBUG"):
         yield
         return
@@ -30,7 +30,7 @@ def tensorflow():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_logical_devices("GPU")  # the CUDA probe logs too; do it here, once
