@@ -30,6 +30,14 @@ models: setup
 	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export
 
+# Benchmarks: every exported model x runtime x threads x batch, the Keras model.predict baseline and the
+# camera pipeline on the demo video; writes benchmarks/results/ and BENCHMARKS.md (~3-5 min on 2 cores).
+# The baseline uses runs/mlp/model.keras when present (`edge-digits train --arch mlp --out runs/mlp`).
+bench: setup
+	$(if $(DATA),EDGE_DIGITS_DATA=$(DATA) )$(BIN)/edge-digits bench --pipeline tests/data/demo.mp4 \
+	  --json-file benchmarks/results/bench.json --csv benchmarks/results/bench.csv \
+	  --plot benchmarks/results/bench.png --markdown BENCHMARKS.md
+
 # Regenerate the bundled MNIST sample from the full file.
 sample: setup
 	$(BIN)/python scripts/make_sample.py $(DATA)

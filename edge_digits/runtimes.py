@@ -273,6 +273,17 @@ FORMAT_RUNTIMES: dict[Format, list[Runtime]] = {
 }
 
 
+# What a runtime cannot run although it reads the format; the reason is what users and bench rows see.
+UNSUPPORTED: dict[tuple[Runtime, str], str] = {
+    (Runtime.opencv, "int8"): "cv2.dnn cannot load QDQ int8 ONNX (OpenCV 5.0: 'bufidx >= 0'); use onnxruntime",
+    (Runtime.opencv, "fp16"): "cv2.dnn runs the float32 ONNX file only",
+}
+
+
+def unsupported(runtime: Runtime, precision: str | None) -> str | None:
+    return UNSUPPORTED.get((runtime, precision or ""))
+
+
 def load(model: Path | str | None = None, runtime: Runtime | str | None = None, threads: int | None = None,
          providers: str | list[str] | None = None, strict: bool = False) -> Runner:
     """Open a model with a runtime (default: the natural one for its format) after checking its manifest hash."""
@@ -292,6 +303,9 @@ def load(model: Path | str | None = None, runtime: Runtime | str | None = None, 
     if threads is not None and threads <= 0:
         raise EdgeDigitsError(f"--threads must be > 0, got {threads}")
     entry = artifacts.find_entry(path)
+    why = unsupported(rt, (entry or {}).get("precision"))
+    if why:
+        raise EdgeDigitsError(f"{path}: {why}")
     trusted = artifacts.check_hash(path, entry, strict) and entry is not None
     if not trusted and rt in (Runtime.litert, Runtime.onnxruntime, Runtime.opencv):
         probe_in_subprocess(path, rt)

@@ -16,7 +16,7 @@ import pytest
 
 from edge_digits import artifacts, bench, bench_report, bench_worker
 from edge_digits.config import EXPORT_DIR, EdgeDigitsError, Format, Runtime
-from edge_digits.runtimes import FORMAT_RUNTIMES
+from edge_digits.runtimes import FORMAT_RUNTIMES, unsupported
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
 REQUIRED = ["format", "precision", "runtime", "provider", "threads", "batch", "status", "size_bytes", "load_ms",
@@ -52,6 +52,11 @@ def test_plan_covers_every_artifact_and_runtime_from_the_tables(export):
     for a in _manifest(export)["artifacts"]:
         for rt in FORMAT_RUNTIMES[Format(a["format"])]:
             mine = [r for r in _runnable(rows) if r["file"] == a["file"] and r["runtime"] == rt.value]
+            why = unsupported(rt, a["precision"])
+            if why:  # a combination the runtime cannot run is one row that says so
+                assert not mine and any(r["status"] == f"skipped: {why}" for r in rows
+                                        if r["file"] == a["file"] and r["runtime"] == rt.value)
+                continue
             assert {(r["threads"], r["batch"]) for r in mine} == {(t, b) for t in threads for b in batches}
     assert sum(r.get("kind") == "baseline" for r in rows) == 1
 
@@ -284,3 +289,27 @@ def test_runtime_only_install_skips_keras_rows(export):
             "assert k and all(r['status'] == 'skipped: TensorFlow not installed' for r in k), k\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- the camera pipeline
+
+
+def test_pipeline_stages_over_a_synthetic_video(export):
+    cfg = bench.config_from_options(manifest=export, quick=True, pipeline="synthetic", pipeline_only=True)
+    doc = bench.run(cfg)
+    p = doc["pipeline"]
+    assert doc["rows"] == [] and p["status"] == "ok" and p["frames"] == 10
+    assert [s["stage"] for s in p["stages"]] == ["decode", "detect", "normalize", "classify", "draw", "total"]
+    for s in p["stages"]:
+        assert 0 <= s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
+    total = p["stages"][-1]["mean_ms"]
+    assert sum(s["mean_ms"] for s in p["stages"][:-1]) == pytest.approx(total, rel=0.05)
+    assert p["fps"] > 0 and p["tensorflow_imported"] is False
+    assert "digits read per frame" in bench_report.pipeline_lines(doc)[0]
+
+
+@pytest.mark.parametrize("args, msg", [(["--pipeline", "/nonexistent.mp4"], "no such video file"),
+                                       (["--pipeline-only"], "--pipeline-only needs --pipeline")])
+def test_pipeline_bad_input(args, msg):
+    p = _cli(*args)
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and msg in p.stderr, p.stderr

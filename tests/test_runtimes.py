@@ -162,3 +162,8 @@ def test_inference_path_never_imports_tensorflow(exported):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unsupported_combination_is_refused_with_its_reason(exported):
+    with pytest.raises(EdgeDigitsError, match="cv2.dnn cannot load QDQ int8 ONNX"):
+        runtimes.load(artifact(exported, Format.onnx, "int8"), Runtime.opencv)

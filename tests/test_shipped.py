@@ -13,7 +13,7 @@ from edge_digits.config import DEFAULT_MODEL_FILE, EXPORT_DIR, Format, Runtime
 MANIFEST = artifacts.read_manifest(EXPORT_DIR)
 ENTRIES = {(a["format"], a["precision"]): a for a in MANIFEST["artifacts"]}
 CASES = [(a, rt) for a in MANIFEST["artifacts"] for rt in runtimes.FORMAT_RUNTIMES[Format(a["format"])]
-         if not (rt == Runtime.opencv and a["precision"] != "fp32")]  # cv2.dnn runs the float ONNX only
+         if not runtimes.unsupported(rt, a["precision"])]
 
 
 def test_every_format_and_precision_is_shipped():
