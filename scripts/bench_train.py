@@ -13,19 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge_digits.bench import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 ARCHES = [("mlp", "mnist"), ("mlp-small", "mnist"), ("cnn", "mnist"), ("digits8x8", "sklearn-digits"),
           ("edge", "mnist")]
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():
