@@ -19,6 +19,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
 
 
+STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: warn)."
+
+
 def fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
@@ -90,13 +93,14 @@ def evaluate(
     dataset: Annotated[Dataset, typer.Option(help="Test split to use.")] = Dataset.mnist,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model
     (.keras, .tflite or .onnx, each through its own runtime)."""
     try:
         from .train import evaluate as run_eval
 
-        m = run_eval(model, dataset, data)
+        m = run_eval(model, dataset, data, strict=strict)
     except EdgeDigitsError as e:
         fail(str(e))
     if json_out:
@@ -167,6 +171,7 @@ def camera(
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
     max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Read digits live from a camera, video, stream or images. Keys: q quit, space pause, s snapshot,
     d debug view. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
@@ -177,7 +182,7 @@ def camera(
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         src = cam.Source(source)
-        runner = runtimes.load(model, runtime, threads)
+        runner = runtimes.load(model, runtime, threads, strict=strict)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth)
     except EdgeDigitsError as e:
@@ -194,6 +199,7 @@ def predict(
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
     Exit code 1 when any file could not be read (each gets a one-line error)."""
@@ -203,7 +209,7 @@ def predict(
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
-        runner = runtimes.load(model, runtime, threads)
+        runner = runtimes.load(model, runtime, threads, strict=strict)
         results = cam.predict(images, runner, min_confidence=min_confidence)
     except EdgeDigitsError as e:
         fail(str(e))

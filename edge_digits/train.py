@@ -238,13 +238,14 @@ def train(cfg: TrainConfig) -> list[RunResult]:
     return [RunResult(cfg.out / r.out.name, r.metrics) for r in results]
 
 
-def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None) -> dict:
+def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | None = None,
+             strict: bool = False) -> dict:
     """Metrics of any saved model (.keras, .tflite, .onnx) on the test split, through its own runtime; only a
     .keras file loads TensorFlow."""
     from . import runtimes
     from .data import load_eval_set
 
-    runner = runtimes.load(model_path)
+    runner = runtimes.load(model_path, strict=strict)
     if dataset == Dataset.sklearn_digits or runner.size == 8:
         d = load_dataset(Dataset.sklearn_digits)
     elif dataset == Dataset.sample:

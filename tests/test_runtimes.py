@@ -167,3 +167,20 @@ def test_inference_path_never_imports_tensorflow(exported):
 def test_unsupported_combination_is_refused_with_its_reason(exported):
     with pytest.raises(EdgeDigitsError, match="cv2.dnn cannot load QDQ int8 ONNX"):
         runtimes.load(artifact(exported, Format.onnx, "int8"), Runtime.opencv)
+
+
+def test_cli_strict_refuses_a_tampered_model(exported, tmp_path):
+    from typer.testing import CliRunner
+
+    from edge_digits.cli import app
+
+    for f in exported.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    p = artifact(tmp_path, Format.tflite, "int8")
+    raw = bytearray(p.read_bytes())
+    raw[-1] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    r = CliRunner().invoke(app, ["evaluate", str(p), "--dataset", "sample", "--strict"])
+    assert r.exit_code == 2 and "differs from its manifest" in r.output
+    r = CliRunner().invoke(app, ["predict", "--model", str(p), "--strict", str(p)])
+    assert r.exit_code == 2 and "differs from its manifest" in r.output
