@@ -78,12 +78,14 @@ def train(
     from rich.table import Table
 
     t = Table(title=f"edge-digits train: {arch.value}")
-    for col in ("run", "optimizer", "test accuracy", "test loss", "parameters", "FLOPs/digit", "epochs", "seconds"):
-        t.add_column(col)
+    for col in ("run", "optimizer", "test acc", "loss", "params", "MFLOPs", "epochs", "s"):
+        t.add_column(col, no_wrap=col != "run")
     for r in results:
         m = r.metrics
         t.add_row(str(r.out), m["optimizer"], f"{m['accuracy'] * 100:.2f}%", f"{m['loss']:.4f}",
-                  f"{m['parameters']:,}", f"{m['flops_per_digit']:,}", str(m["epochs_run"]), f"{m['train_seconds']:.0f}")
+                  f"{m['parameters']:,}", f"{m['flops_per_digit'] / 1e6:.2f}", str(m["epochs_run"]),
+                  f"{m['train_seconds']:.0f}")
+    t.caption = f"test set: {results[0].metrics['data']['eval_set']} ({results[0].metrics['n']:,} images)"
     Console(stderr=True).print(t)
 
 
