@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .vision import iou
+
 # BGR inks: black, blue, dark blue, red, green, graphite
 INKS = [(20, 20, 25), (140, 40, 20), (90, 30, 30), (40, 40, 170), (40, 110, 30), (70, 70, 70)]
 
@@ -225,13 +227,7 @@ def shake(page: Page, n_frames: int, seed: int) -> list[tuple[np.ndarray, np.nda
 HEIGHTS = [(0, 20), (20, 30), (30, 60), (60, 120), (120, None)]  # true box height buckets for score()
 
 
-def iou(a, b) -> float:
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+
 
 
 def score(truth: list[tuple[np.ndarray, np.ndarray, list[str]]], found: list[tuple[list, list[int], list[str]]],

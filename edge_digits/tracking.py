@@ -6,16 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vision import Digit, group_readings
-
-
-def _iou(a, b) -> float:
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+from .vision import Digit, group_readings, iou
 
 
 @dataclass
@@ -34,7 +25,7 @@ class Tracker:
 
     def update(self, digits: list[Digit]) -> tuple[list[Digit], list[str]]:
         """Smoothed digits (with track ids) and readings for this frame's raw digits."""
-        pairs = sorted(((_iou(t.box, d.box), i, j) for i, t in enumerate(self.tracks) for j, d in enumerate(digits)),
+        pairs = sorted(((iou(t.box, d.box), i, j) for i, t in enumerate(self.tracks) for j, d in enumerate(digits)),
                        reverse=True)
         track_of: dict[int, Track] = {}
         used = set()

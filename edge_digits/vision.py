@@ -4,8 +4,8 @@
     result.digits -> [Digit(box=(x, y, w, h), label=7, confidence=0.998)], result.readings -> ["2026"]
 
 The pipeline: ink mask against a local paper-white estimate, long strokes (ruled lines, page edges)
-removed, outer contours merged into digits, each digit redrawn the way MNIST was made, all classified in
-one batch.
+removed, outer contours merged into digits (edge_digits.blobs), a blob too wide for one digit also offered
+cut in two, each digit redrawn the way MNIST was made, all classified in one batch.
 """
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .blobs import SPLIT_ASPECT, long_runs, merge, split
+
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
-INK_RATIO = 0.30  # ink is at least this much darker than the local paper; faint ruled lines are not
+INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
 STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale of normalize_crop (median)
@@ -25,7 +27,6 @@ STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale o
 MIN_CONFIDENCE = 0.35
 BOX, CANVAS = 20, 28  # MNIST: each digit fit into 20x20, centred by mass in 28x28
 MAX_BLOBS = 300  # candidate blobs a frame, the biggest first: a page never has more, noise and texture do
-MERGE_ROUNDS = 8  # a digit has few pieces; each round joins every group with one partner
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Detections:
     crops: list[np.ndarray]  # ink-high uint8 grey crop of each box (this digit's pixels only), working scale
     mask: np.ndarray  # the ink mask after line removal, working scale (for the debug view)
     scale: float  # source pixels per working pixel
+    # (whole, left, right) indices into boxes: a wide blob that may be two touching digits, given both
+    # ways; read_frame keeps whichever reading the model is surer of
+    splits: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,86 +83,6 @@ def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cv2.compare(darker, need, cv2.CMP_GT), cv2.subtract(paper, gray), paper
 
 
-def _long_runs(mask: np.ndarray, quarter: np.ndarray, horizontal: bool) -> np.ndarray:
-    """Pixels of strokes far longer than any digit: ruled lines, margin lines, page edges.
-    Searched on a mask squeezed 8x along the stroke, so the long opening costs almost nothing; a little
-    dilation across it lets lines tilted by a few degrees through."""
-    H, W = mask.shape
-    if horizontal:
-        size, kernel_len, tol = (max(1, W // 8), max(1, H // 4)), max(2, W // 24), (5, 5)
-    else:
-        size, kernel_len, tol = (max(1, W // 4), max(1, H // 8)), max(2, int(H * 0.6) // 8), (5, 5)
-    # squeezed from the quarter-size mask both directions share, not from the full frame again
-    sq = cv2.compare(cv2.resize(quarter, size, interpolation=cv2.INTER_AREA), 10, cv2.CMP_GT)
-    wide = cv2.dilate(sq, np.ones(tol[::-1], np.uint8))
-    k = (kernel_len, 1) if horizontal else (1, kernel_len)
-    wide = cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones(k[::-1], np.uint8))
-    if not wide.any():
-        return np.zeros_like(mask)
-    # the wide band lets tilted lines through; keep only the cells the line itself is in
-    band = cv2.bitwise_and(wide, cv2.dilate(sq, np.ones((3, 3), np.uint8)))
-    band = cv2.resize(band, (W, H), interpolation=cv2.INTER_NEAREST)
-    # work only around the lines (a margin line is a narrow strip of the frame), with room for the kernels
-    x, y, w, h = cv2.boundingRect(band)
-    x0, y0, x1, y1 = max(x - 16, 0), max(y - 16, 0), min(x + w + 16, W), min(y + h + 16, H)
-    m, band = mask[y0:y1, x0:x1], band[y0:y1, x0:x1]
-    # In the band go the pixels in long runs along it, unless the ink there is thicker across than a
-    # ruled line: a digit stroke crossing the line or lying on it. (The wide dark band a page edge leaves
-    # stays too, but it touches the frame edge, and blobs that do are dropped.)
-    across, run = (np.ones((5, 1), np.uint8), np.ones((1, 15), np.uint8)) if horizontal else \
-        (np.ones((1, 5), np.uint8), np.ones((15, 1), np.uint8))
-    along = cv2.morphologyEx(m, cv2.MORPH_OPEN, run)
-    # a ragged line edge has short runs: take a pixel more on each side
-    line = cv2.bitwise_and(cv2.dilate(cv2.bitwise_and(band, along), across[:3] if horizontal else across[:, :3]), m)
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = cv2.subtract(line, cv2.morphologyEx(m, cv2.MORPH_OPEN, across))
-    return out
-
-
-def _merge(boxes: np.ndarray) -> list[np.ndarray]:
-    """Group fragments of one digit (the hat of a 5, an open 4, a pen skip, a digit cut by a ruled line):
-    pieces that share most of their width and stand close above one another, when the union is still
-    shaped like a digit. Pairs are tested all at once, and merged until nothing changes."""
-    b = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]).astype(np.int64)
-    groups = [np.array([i]) for i in range(len(b))]
-    for _ in range(MERGE_ROUNDS):
-        x0, y0, x1, y1 = (b[:, k] for k in range(4))
-        w, h = x1 - x0, y1 - y0
-        x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-        y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
-        mw = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
-        mh = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
-        big_w, big_h = np.maximum(w[:, None], w[None]), np.maximum(h[:, None], h[None])
-        small_w, small_h = np.minimum(w[:, None], w[None]), np.minimum(h[:, None], h[None])
-        area = w * h
-        # pieces stacked or nested, but not a small digit written just above or below a big one
-        stacked = (((x_overlap >= 0.5 * small_w) & (y_gap >= -0.5 * small_h))  # one above the other
-                   | ((x_overlap >= 0.2 * small_w) & (y_gap >= -0.3 * small_h))  # slanted pieces
-                   | ((x_overlap >= 0.8 * small_w) & (small_h <= 0.75 * big_h))) & (  # nested: an open 4
-            np.minimum(area[:, None], area[None]) >= 0.04 * np.maximum(area[:, None], area[None]))
-        x_gap = -x_overlap
-        # a small piece right beside a big one: the tail of a 2, the foot of a 1 cut off by a line
-        beside = (small_h < 0.5 * big_h) & (np.maximum(x_gap, y_gap) <= 3 + 0.25 * small_h)
-        ok = ((stacked | beside) & (y_gap <= 0.12 * mh + 4)
-              & (mh <= 2.3 * big_h) & ((mw <= 1.6 * big_w) | (mw <= 0.8 * mh)) & (mw <= 2.0 * mh))
-        np.fill_diagonal(ok, False)
-        if len(b) < 2 or not ok.any():
-            break
-        # one merge per group and round: join each group with its first partner, in a single pass
-        taken = np.zeros(len(b), bool)
-        new_b, new_g = [], []
-        for i, j in zip(*np.nonzero(np.triu(ok))):
-            if taken[i] or taken[j]:
-                continue
-            taken[i] = taken[j] = True
-            new_b.append([min(b[i, 0], b[j, 0]), min(b[i, 1], b[j, 1]), max(b[i, 2], b[j, 2]), max(b[i, 3], b[j, 3])])
-            new_g.append(np.concatenate([groups[i], groups[j]]))
-        rest = np.flatnonzero(~taken)
-        b = np.concatenate([np.array(new_b, np.int64).reshape(-1, 4), b[rest]])
-        groups = new_g + [groups[i] for i in rest]
-    return groups
-
-
 def find_digits(frame: np.ndarray) -> Detections:
     """Boxes and ink crops of everything in a BGR (or grey) frame that could be a digit."""
     if frame.ndim == 3:
@@ -178,19 +102,30 @@ def find_digits(frame: np.ndarray) -> Detections:
     # one direction after the other: where a margin line crosses a ruled line, each looks thick to the
     # other, and the crossing would stay behind
     quarter = cv2.resize(mask, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
-    clean = cv2.subtract(mask, _long_runs(mask, quarter, True))
-    clean = cv2.subtract(clean, _long_runs(clean, quarter, False))
+    clean = cv2.subtract(mask, long_runs(mask, quarter, True))
+    clean = cv2.subtract(clean, long_runs(clean, quarter, False))
     lines = cv2.subtract(mask, clean)
     contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return Detections([], [], clean, scale)
     rects = np.array([cv2.boundingRect(c) for c in contours])
     # specks cannot hold a digit and would only slow the merge down
-    idx = np.flatnonzero(np.maximum(rects[:, 2], rects[:, 3]) >= 4)
+    idx = np.flatnonzero(np.maximum(rects[:, 2], rects[:, 3]) >= 6)
+    thin = (rects[idx, 2] <= 3) & (rects[idx, 3] >= 2 * rects[idx, 2])
+    if thin.sum() >= 3:
+        # a faint margin line the threshold broke into dashes, too short for line removal: three or more
+        # thin pieces in one column
+        cx = rects[idx[thin], 0] + rects[idx[thin], 2] / 2
+        column = (np.abs(cx[:, None] - cx[None]) <= 4).sum(1) >= 3
+        keep = np.ones(len(idx), bool)
+        keep[np.flatnonzero(thin)[column]] = False
+        idx = idx[keep]
+    if len(idx) == 0:
+        return Detections([], [], clean, scale)
     if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
         idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
-    boxes, crops = [], []
-    for g in _merge(rects[idx]):
+    boxes, crops, splits = [], [], []
+    for g in merge(rects[idx], (W, H)):
         members = idx[g]
         r = rects[members]
         x0, y0 = r[:, 0].min(), r[:, 1].min()
@@ -212,7 +147,7 @@ def find_digits(frame: np.ndarray) -> Detections:
             crop = cv2.bitwise_or(crop, cv2.bitwise_and(cut, bridged))
             cut = cv2.subtract(cut, crop)
         fill = cv2.countNonZero(crop) / float(w * h)
-        if fill < 0.06 or (fill > 0.85 and w > 0.4 * h):
+        if fill < 0.06 or (fill > 0.9 and w > 0.4 * h):
             continue  # a wisp or a solid blot
         # The crop keeps the grey levels, not the binary mask: a 15 px digit has no detail to spare. Ink
         # 75% darker than the paper counts as full ink; the soft rim just outside the mask comes along.
@@ -220,7 +155,15 @@ def find_digits(frame: np.ndarray) -> Detections:
         ink = cv2.divide(darker[y0:y1, x0:x1], paper[y0:y1, x0:x1], scale=255 / 0.75)
         boxes.append((int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))))
         crops.append(cv2.bitwise_and(ink, rim))
-    return Detections(boxes, crops, clean, scale)
+        if w > SPLIT_ASPECT * h:
+            halves = split(crop)
+            if halves:
+                splits.append((len(boxes) - 1, len(boxes), len(boxes) + 1))
+                for hx, hy, hw, hh in halves:
+                    boxes.append((int((x0 + hx) * scale), int((y0 + hy) * scale),
+                                  max(1, round(hw * scale)), max(1, round(hh * scale))))
+                    crops.append(crops[splits[-1][0]][hy: hy + hh, hx: hx + hw])
+    return Detections(boxes, crops, clean, scale, splits)
 
 
 def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
@@ -299,16 +242,24 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
     t1 = time.perf_counter()
     batch = np.stack([normalize_crop(c) for c in det.crops]) if det.crops else np.zeros((0, CANVAS, CANVAS), np.uint8)
     t2 = time.perf_counter()
-    digits, probs = [], None
+    digits, probs, rejected = [], None, 0
     if len(batch):
         probs = runner.predict(batch)
         labels, conf = probs.argmax(1), probs.max(1)
-        digits = [Digit(b, int(l), float(c), probs=p)
-                  for b, l, c, p in zip(det.boxes, labels, conf, probs) if c >= min_confidence]
+        keep = conf >= min_confidence
+        rejected = int(len(keep) - keep.sum())
+        for whole, a, b in det.splits:
+            w, h = det.boxes[whole][2:]
+            # hardly any digit is half again as wide as tall: there, two readable halves win
+            if min(conf[a], conf[b]) > (min(conf[whole], min_confidence) if w > 1.5 * h else conf[whole]):
+                keep[whole] = False
+            else:
+                keep[a] = keep[b] = False
+        digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in np.flatnonzero(keep)]
     t3 = time.perf_counter()
     ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
     return FrameResult(digits, group_readings(digits), ms, det if debug else None, batch if debug else None,
-                       rejected=len(batch) - len(digits), probs=probs)
+                       rejected=rejected, probs=probs)
 
 
 def classify_mnist_image(img: np.ndarray, runner) -> FrameResult:
@@ -321,3 +272,13 @@ def classify_mnist_image(img: np.ndarray, runner) -> FrameResult:
     ms = {"detect": 0.0, "normalize": 0.0, "classify": (time.perf_counter() - t0) * 1e3}
     d = Digit((0, 0, g.shape[1], g.shape[0]), int(p[0].argmax()), float(p[0].max()))
     return FrameResult([d], [str(d.label)], ms, probs=p)
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    inter = ix * iy
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)

@@ -155,12 +155,13 @@ Full numbers: `camera.json` beside this file.
 
 {shortfalls}
 
-What the misses are, from looking at them (`edge_digits.synth` pages, same seed): most misread digits are
-the smallest ones (15-20 px tall after blur and perspective) and digits a dark ruled line runs along, where
-line removal takes the stroke that lies on the line (the bar of a 7 or a 4 sitting on a line); most false
-boxes are the second piece of a digit the pen left in two pieces far apart, which the merge rules do not
-join (they would also join neighbouring digits). Big digits written with a thin pen sometimes break into
-pieces the same way. Detection of long, ragged, light margin lines can leave short pieces that read as 1.
+What the misses are, from looking at them (`edge_digits.synth` pages with other seeds, not this one):
+most misread digits are the smallest ones (15-20 px tall after blur and perspective): a thin slanted 1
+blurs into a grey smear that reads as 8, and a small digit whose faint piece (the hat of a 5, the top of
+a 9) stays under the ink threshold is read from what is left. Most missed digits are faint thin strokes
+(graphite or a light pen, blurred) that barely reach the ink threshold, digits a dark ruled line runs
+along (the bar of a 4 or a 7 lying on the line goes with it and the digit falls apart), and digits the
+pen left in pieces too far apart for the merge rules, which must not join neighbouring digits either.
 """
 
 

@@ -165,3 +165,37 @@ def test_tracker_smooths_a_flicker():
     assert [o[0] for o in out] == [3] * 6
     assert len({o[1] for o in out}) == 1
     assert out[-1][2] == ["3"]
+
+
+def test_touching_digits_are_split(digits, runner):
+    img = _paper()
+    a, b = (int(np.flatnonzero(digits.y_test == k)[0]) for k in (0, 9))
+    box_a = _draw_digit(img, digits.x_test[a], 100, 80, 50)
+    box_b = _draw_digit(img, digits.x_test[b], box_a[0] + box_a[2] - 3, 80, 50)  # the pen ran on
+    res = vision.read_frame(img, runner)
+    assert [d.label for d in sorted(res.digits, key=lambda d: d.box[0])] == [0, 9]
+    assert min(synth.iou(d.box, t) for d, t in zip(sorted(res.digits, key=lambda d: d.box[0]), (box_a, box_b))) > 0.6
+
+
+def test_digit_beside_the_desk_is_found(digits):
+    img = _paper()
+    img[:, :40] = 70  # the page ends, the desk shows
+    i = int(np.flatnonzero(digits.y_test == 3)[0])
+    box = _draw_digit(img, digits.x_test[i], 52, 60, 120)
+    boxes = vision.find_digits(img).boxes
+    assert len(boxes) == 1 and synth.iou(boxes[0], box) > 0.8
+
+
+def test_slanted_stroke_the_pen_skipped_on_is_one_digit():
+    img = _paper()
+    cv2.line(img, (180, 40), (120, 160), (30, 30, 30), 7, cv2.LINE_AA)  # a long slanted 1
+    cv2.line(img, (100, 97), (220, 103), (225, 225, 225), 3)  # ... with a skip across it
+    boxes = vision.find_digits(img).boxes
+    assert len(boxes) == 1 and boxes[0][3] > 110
+
+
+def test_faint_dashed_margin_line_is_no_digit(runner):
+    img = _paper()
+    for y in range(5, 235, 25):  # a margin line the threshold breaks into dashes
+        cv2.line(img, (60, y), (61, y + 16), (140, 140, 140), 1)
+    assert vision.read_frame(img, runner).digits == []

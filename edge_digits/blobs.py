@@ -1,0 +1,144 @@
+"""From ink mask to digit candidates: ruled lines and page edges taken out, the pieces of one digit
+grouped, two touching digits cut apart. Helpers of edge_digits.vision, on working-scale pixels."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MERGE_ROUNDS = 8  # a digit has few pieces; each round joins every group with one partner
+SPLIT_ASPECT = 1.2  # wider than this a blob may be two touching digits (4% of MNIST digits are)
+
+
+def long_runs(mask: np.ndarray, quarter: np.ndarray, horizontal: bool) -> np.ndarray:
+    """Pixels of strokes far longer than any digit: ruled lines, margin lines, page edges.
+    Searched on a mask squeezed 8x along the stroke, so the long opening costs almost nothing; a little
+    dilation across it lets lines tilted by a few degrees through."""
+    H, W = mask.shape
+    if horizontal:
+        size, kernel_len, tol = (max(1, W // 8), max(1, H // 4)), max(2, W // 24), (5, 5)
+    else:
+        size, kernel_len, tol = (max(1, W // 4), max(1, H // 8)), max(2, int(H * 0.6) // 8), (5, 5)
+    # squeezed from the quarter-size mask both directions share, not from the full frame again
+    sq = cv2.compare(cv2.resize(quarter, size, interpolation=cv2.INTER_AREA), 10, cv2.CMP_GT)
+    wide = cv2.dilate(sq, np.ones(tol[::-1], np.uint8))
+    k = (kernel_len, 1) if horizontal else (1, kernel_len)
+    wide = cv2.morphologyEx(wide, cv2.MORPH_OPEN, np.ones(k[::-1], np.uint8))
+    if not wide.any():
+        return np.zeros_like(mask)
+    # the wide band lets tilted lines through; keep only the cells the line itself is in
+    band = cv2.bitwise_and(wide, cv2.dilate(sq, np.ones((3, 3), np.uint8)))
+    # work only around the lines (a margin line is a narrow strip of the frame), with room for the
+    # kernels: the band is blown up to full size there only
+    sh, sw = band.shape
+    x, y, w, h = cv2.boundingRect(band)
+    fx, fy = W / sw, H / sh
+    x0, y0 = max(int((x - 1) * fx), 0), max(int((y - 1) * fy), 0)
+    x1, y1 = min(int(np.ceil((x + w + 1) * fx)), W), min(int(np.ceil((y + h + 1) * fy)), H)
+    bx0, by0 = max(x - 1, 0), max(y - 1, 0)
+    sub = band[by0: by0 + int(np.ceil((y1 - y0) / fy)) + 1, bx0: bx0 + int(np.ceil((x1 - x0) / fx)) + 1]
+    full = cv2.resize(sub, (round(sub.shape[1] * fx), round(sub.shape[0] * fy)), interpolation=cv2.INTER_NEAREST)
+    ox, oy = round(bx0 * fx), round(by0 * fy)
+    m = mask[y0:y1, x0:x1]
+    band = np.zeros_like(m)
+    part = full[y0 - oy: y1 - oy, x0 - ox: x1 - ox]
+    band[: part.shape[0], : part.shape[1]] = part
+    # In the band go the pixels in long runs along it, unless the ink there is thicker across than a
+    # ruled line: a digit stroke crossing the line or lying on it. (The wide dark band a page edge leaves
+    # stays too, but it touches the frame edge, and blobs that do are dropped.)
+    across, run = (np.ones((5, 1), np.uint8), np.ones((1, 15), np.uint8)) if horizontal else \
+        (np.ones((1, 5), np.uint8), np.ones((15, 1), np.uint8))
+    along = cv2.morphologyEx(m, cv2.MORPH_OPEN, run)
+    # a ragged line edge has short runs: take a pixel more on each side
+    line = cv2.bitwise_and(cv2.dilate(cv2.bitwise_and(band, along), across[:3] if horizontal else across[:, :3]), m)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = cv2.subtract(line, cv2.morphologyEx(m, cv2.MORPH_OPEN, across))
+    return out
+
+
+def merge(boxes: np.ndarray, frame: tuple[int, int]) -> list[np.ndarray]:
+    """Group fragments of one digit (the hat of a 5, an open 4, a pen skip, a digit cut by a ruled line):
+    pieces that share most of their width and stand close above one another, when the union is still
+    shaped like a digit. Pairs are tested all at once, and merged until nothing changes."""
+    b = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]).astype(np.int64)
+    # Most blobs are specks far from everything: only those with a neighbour within reach go through
+    # the pairwise rounds (the merge rules never join pieces further apart than a third of the taller).
+    e = 0.6 * (b[:, 3] - b[:, 1]) + 4
+    lo, hi = b[:, :2] - e[:, None], b[:, 2:] + e[:, None]
+    near = ((np.minimum(hi[:, None, 0], hi[None, :, 0]) > np.maximum(lo[:, None, 0], lo[None, :, 0]))
+            & (np.minimum(hi[:, None, 1], hi[None, :, 1]) > np.maximum(lo[:, None, 1], lo[None, :, 1])))
+    np.fill_diagonal(near, False)
+    cand = np.flatnonzero(near.any(1))
+    alone = [np.array([i]) for i in np.flatnonzero(~near.any(1))]
+    if len(cand) < 2:
+        return [np.array([i]) for i in range(len(b))]
+    b = b[cand]
+    groups = [np.array([i]) for i in cand]
+    for _ in range(MERGE_ROUNDS):
+        x0, y0, x1, y1 = (b[:, k] for k in range(4))
+        w, h = x1 - x0, y1 - y0
+        x_overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
+        y_gap = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+        mw = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
+        mh = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
+        big_w, big_h = np.maximum(w[:, None], w[None]), np.maximum(h[:, None], h[None])
+        small_w, small_h = np.minimum(w[:, None], w[None]), np.minimum(h[:, None], h[None])
+        area = w * h
+        # pieces stacked or nested, but not a small digit written just above or below a big one
+        stacked = (((x_overlap >= 0.5 * small_w) & (y_gap >= -0.5 * small_h))  # one above the other
+                   | ((x_overlap >= 0.2 * small_w) & (y_gap >= -0.3 * small_h))  # slanted pieces
+                   | ((x_overlap >= 0.8 * small_w) & (small_h <= 0.75 * big_h))) & (  # nested: an open 4
+            np.minimum(area[:, None], area[None]) >= 0.04 * np.maximum(area[:, None], area[None]))
+        x_gap = -x_overlap
+        # boxes overlapping both ways: the strokes of an open 4 or a 7 whose bar the pen lifted off
+        crossed = (x_overlap >= 0.3 * small_w) & (-y_gap >= 0.3 * small_h)
+        # a small piece right beside a big one: the tail of a 2, the foot of a 1 cut off by a line
+        beside = (small_h < 0.65 * big_h) & (np.maximum(x_gap, y_gap) <= 3 + 0.25 * small_h)
+        # a slanted stroke the pen skipped on: the pieces meet corner to corner, one above the other
+        corner = (x_gap <= 2) & (y_gap >= -0.2 * small_h) & (y_gap <= 0.1 * mh + 3)
+        # pieces that all but touch one above the other: a long slanted stroke the pen skipped on is as
+        # wide as it is tall, but no two digits stand this close on top of each other
+        skip = (y_gap >= -2) & (y_gap <= 0.05 * mh + 3) & (x_overlap >= -2)
+        # a speck of dust beside a digit is no part of it
+        sizable = np.minimum(area[:, None], area[None]) >= 0.015 * np.maximum(area[:, None], area[None])
+        ok = ((stacked | ((beside | corner | crossed) & sizable))
+              & (y_gap <= 0.12 * mh + 4) & (mh <= 2.3 * big_h) & (mw <= 2.0 * mh)
+              & ((mw <= 1.6 * big_w) | (mw <= 0.8 * mh) | (skip & (mw <= 1.1 * mh))))
+        # nothing joins a blob over half the frame (the desk band, a page edge): it would take the digit
+        # beside it out of the frame, where blobs are dropped
+        huge = (w > frame[0] // 2) | (h > frame[1] // 2)
+        ok &= ~(huge[:, None] | huge[None])
+        np.fill_diagonal(ok, False)
+        if len(b) < 2 or not ok.any():
+            break
+        # one merge per group and round: join each group with its first partner, in a single pass
+        taken = np.zeros(len(b), bool)
+        new_b, new_g = [], []
+        for i, j in zip(*np.nonzero(np.triu(ok))):
+            if taken[i] or taken[j]:
+                continue
+            taken[i] = taken[j] = True
+            new_b.append([min(b[i, 0], b[j, 0]), min(b[i, 1], b[j, 1]), max(b[i, 2], b[j, 2]), max(b[i, 3], b[j, 3])])
+            new_g.append(np.concatenate([groups[i], groups[j]]))
+        rest = np.flatnonzero(~taken)
+        b = np.concatenate([np.array(new_b, np.int64).reshape(-1, 4), b[rest]])
+        groups = new_g + [groups[i] for i in rest]
+    return groups + alone
+
+
+def split(crop: np.ndarray) -> list[tuple[int, int, int, int]] | None:
+    """Two touching digits (blur or a hurried hand joins neighbours in a number): cut at the thinnest
+    column of the middle, if both sides are still digit-sized. Returns the two sides' x, y, w, h."""
+    h, w = crop.shape
+    cols = np.count_nonzero(crop, axis=0)
+    lo, hi = int(0.3 * w), int(0.7 * w) + 1
+    cut = lo + int(np.argmin(cols[lo:hi]))
+    if cols[cut] > 0.3 * h:
+        return None
+    out = []
+    for a, b in ((0, cut), (cut, w)):
+        part = crop[:, a:b]
+        ys, xs = np.nonzero(part)
+        if len(ys) == 0 or ys.max() - ys.min() + 1 < 0.5 * h:
+            return None
+        out.append((a + int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
+    return out
