@@ -13,6 +13,9 @@ SCALE = (0.9, 1.1)
 SHIFT = 2.0  # pixels
 SHEAR = 0.1
 P_THICKER, P_THINNER, P_BLUR = 0.15, 0.05, 0.1
+# A digit 15-25 px tall in a camera frame reaches the model upscaled from fewer pixels than MNIST's 20x20 box,
+# so some training digits go through the same loss of detail: down to LOWRES px and back up.
+P_LOWRES, LOWRES = 0.15, (10, 18)
 
 
 def _affine_params(b, h, w, seed):
@@ -52,6 +55,12 @@ def augment_batch(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     v = tf.random.stateless_uniform((b, 1, 1, 1), seed=s3)
     blurred = tf.nn.conv2d(x, k, 1, "SAME")
     x = tf.where(v < P_BLUR, blurred, x)
+    if P_LOWRES > 0:
+        s4 = tf.stack([seed[0], seed[1] * 4 + 3])
+        r = tf.random.stateless_uniform((), seed=s4, minval=LOWRES[0], maxval=LOWRES[1] + 1, dtype=tf.int32)
+        low = tf.image.resize(tf.image.resize(x, tf.stack([r, r]), antialias=True), tf.stack([h, w]))
+        m = tf.random.stateless_uniform((b, 1, 1, 1), seed=tf.stack([seed[1], seed[0] * 4 + 3]))
+        x = tf.where(m < P_LOWRES, low, x)
     return tf.clip_by_value(x, 0.0, 1.0)
 
 
