@@ -209,12 +209,42 @@ def _io_block(runner, which: str) -> dict:
     return {"name": which, "shape": shape, "dtype": "float32", "layout": "NHWC", "scale": None, "zero_point": None}
 
 
+METADATA_KEYS = ("format", "precision", "labels", "preprocess", "source")
+TFLITE_METADATA_NAME = "edge_digits"
+
+
+def _embed_tflite_metadata(path: Path, meta: dict) -> None:
+    """Add a named metadata buffer (JSON) to a .tflite file with TF's own flatbuffer tools; interpreters ignore
+    metadata, so the model runs unchanged (verified right after, like every artifact)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(path.read_bytes()))
+    buf = schema.BufferT()
+    buf.data = list(json.dumps(meta).encode())
+    model.buffers.append(buf)
+    md = schema.MetadataT()
+    md.name, md.buffer = TFLITE_METADATA_NAME, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != TFLITE_METADATA_NAME.encode()] + [md]
+    path.write_bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_tflite_metadata(path: Path) -> dict | None:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(Path(path).read_bytes()))
+    for m in model.metadata or []:
+        if m.name in (TFLITE_METADATA_NAME, TFLITE_METADATA_NAME.encode()):
+            return json.loads(bytes(model.buffers[m.buffer].data).decode())
+    return None
+
+
 def _embed_onnx_metadata(path: Path, entry: dict) -> None:
     import onnx
 
     m = onnx.load(str(path))
     del m.metadata_props[:]
-    for k in ("format", "precision", "labels", "preprocess", "input", "source"):
+    for k in (*METADATA_KEYS, "input"):
         p = m.metadata_props.add()
         p.key, p.value = f"edge_digits.{k}", json.dumps(entry[k])
     onnx.save(m, str(path))
@@ -273,6 +303,10 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
             except Exception as e:  # noqa: BLE001 - converters raise anything; report which one failed
                 raise EdgeDigitsError(f"{ex.format.value} {ex.precision.value} conversion failed: "
                                       f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+            if ex.format == Format.tflite:
+                _embed_tflite_metadata(dst, {"format": ex.format.value, "precision": ex.precision.value,
+                                             "labels": artifacts.LABELS, "preprocess": artifacts.PREPROCESS,
+                                             "source": source_block})
             convert_s = time.time() - t0
             runner = load_runner(dst, FORMAT_RUNTIMES[ex.format][0])
             probs = np.concatenate([runner.predict(ev.x_test[i:i + 1000]) for i in range(0, len(ev.x_test), 1000)])

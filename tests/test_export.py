@@ -93,3 +93,10 @@ def test_bad_input(exported, tmp_path, args, message):
     args = [str(exported.parent) if a == "RUN" else a for a in args]
     r = runner.invoke(app, ["export", *args, "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_tflite_carries_its_metadata(exported):
+    for p in exported.glob("*.tflite"):
+        meta = export.read_tflite_metadata(p)
+        assert meta["source"]["arch"] == "edge" and meta["labels"] == [str(i) for i in range(10)]
+        assert meta["precision"] in p.name
