@@ -145,7 +145,9 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         interrupted = True
         _log("interrupted: keeping the best model so far", cfg)
     train_s = time.time() - t0
-    hist = history.history if history else getattr(model, "history", None) and model.history.history or {}
+    # After Ctrl-C fit() returns nothing, but Keras' History callback on the model holds the epochs so far.
+    recorder = history or getattr(model, "history", None)
+    hist = recorder.history if recorder else {}
     if progress.best_weights is None:
         raise EdgeDigitsError("interrupted before the first epoch finished: nothing to save")
     if interrupted or not (recipe.early_stop_patience or recipe.cosine):
