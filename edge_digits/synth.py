@@ -261,3 +261,15 @@ def score(truth: list[tuple[np.ndarray, np.ndarray, list[str]]], found: list[tup
             "accuracy": right / max(n_true, 1), "readings_exact": pages_ok / max(len(truth), 1),
             "by_height": {k: {"digits": v[0], "recall": v[1] / v[0], "accuracy": v[2] / v[0]}
                           for k, v in sorted(by_h.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+ px")))}}
+
+
+def read_pages(pages: list, runner, **kw) -> dict:
+    """Run the digit reader over pages and score it against their ground truth."""
+    from .vision import read_frame
+
+    truth, found = [], []
+    for p in pages:
+        res = read_frame(p.image, runner, **kw)
+        truth.append((p.boxes, p.labels, p.readings))
+        found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
+    return score(truth, found)

@@ -56,12 +56,7 @@ def main() -> None:
     runner = runtimes.load(args.model, threads=args.threads)
     pngs = [cv2.imencode(".png", p.image)[1] for p in pages]
 
-    truth, found = [], []
-    for p in pages:
-        res = vision.read_frame(p.image, runner)
-        truth.append((p.boxes, p.labels, p.readings))
-        found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
-    acc = synth.score(truth, found)
+    acc = synth.read_pages(pages, runner)
 
     decode, proc, stages = [], [], {"detect": [], "normalize": [], "classify": []}
     for k in range(args.passes + 1):

@@ -70,12 +70,7 @@ def test_stroke_width_is_normalized(digits):
 
 def test_pages_recall_precision_accuracy(digits, runner):
     pages = synth.make_pages(digits.x_test, digits.y_test, 40, seed=11)
-    truth, found = [], []
-    for p in pages:
-        res = vision.read_frame(p.image, runner)
-        truth.append((p.boxes, p.labels, p.readings))
-        found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
-    s = synth.score(truth, found)
+    s = synth.read_pages(pages, runner)
     assert s["digits"] >= 120
     assert s["recall"] >= 0.92 and s["precision"] >= 0.92 and s["accuracy"] >= 0.88, s
     assert s["readings_exact"] >= 0.7, s
