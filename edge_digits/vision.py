@@ -103,6 +103,8 @@ def find_digits(frame: np.ndarray) -> Detections:
     # other, and the crossing would stay behind
     quarter = cv2.resize(mask, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
     clean = cv2.subtract(mask, long_runs(mask, quarter, True))
+    # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
+    quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
     clean = cv2.subtract(clean, long_runs(clean, quarter, False))
     lines = cv2.subtract(mask, clean)
     contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -110,7 +112,7 @@ def find_digits(frame: np.ndarray) -> Detections:
         return Detections([], [], clean, scale)
     rects = np.array([cv2.boundingRect(c) for c in contours])
     # specks cannot hold a digit and would only slow the merge down
-    idx = np.flatnonzero(np.maximum(rects[:, 2], rects[:, 3]) >= 6)
+    idx = np.flatnonzero((np.maximum(rects[:, 2], rects[:, 3]) >= 6) & ~((rects[:, 3] <= 2) & (rects[:, 2] >= 4)))
     thin = (rects[idx, 2] <= 3) & (rects[idx, 3] >= 2 * rects[idx, 2])
     if thin.sum() >= 3:
         # a faint margin line the threshold broke into dashes, too short for line removal: three or more

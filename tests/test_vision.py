@@ -194,3 +194,35 @@ def test_faint_dashed_margin_line_is_no_digit(runner):
     for y in range(5, 235, 25):  # a margin line the threshold breaks into dashes
         cv2.line(img, (60, y), (61, y + 16), (140, 140, 140), 1)
     assert vision.read_frame(img, runner).digits == []
+
+
+def test_short_upright_stroke_on_densely_ruled_paper_is_kept():
+    # ruled lines a few pixels apart once passed, squeezed, for one tall vertical stroke, and a 1 between
+    # them went out with it as a "margin line"
+    img = _paper(h=480, w=640)
+    for y in range(10, 480, 22):
+        cv2.line(img, (0, y), (640, y), (90, 80, 70), 2)
+    cv2.rectangle(img, (300, 205), (302, 224), (30, 30, 30), -1)  # a 1, 20 px tall, 3 px wide
+    boxes = vision.find_digits(img).boxes
+    assert any(synth.iou(b, (300, 205, 3, 20)) > 0.5 for b in boxes)
+
+
+def test_digits_cut_by_the_frame_edge_are_no_ground_truth(digits):
+    pages = synth.make_pages(digits.x_test, digits.y_test, 60, seed=5)
+    ignored = [p for p in pages if len(p.ignore)]
+    assert ignored, "the perspective pushes some digit against the frame edge in 60 pages"
+    for p in pages:
+        H, W = p.image.shape[:2]
+        b = p.boxes
+        assert ((b[:, 0] > synth.EDGE) & (b[:, 1] > synth.EDGE) & (b[:, 0] + b[:, 2] < W - synth.EDGE)
+                & (b[:, 1] + b[:, 3] < H - synth.EDGE)).all()
+        assert len(p.labels) == len(b) and sum(map(len, p.readings)) == len(b)
+    # a box on an ignored digit is neither a hit nor a false alarm; one elsewhere is a false alarm
+    p = ignored[0]
+    truth = [(p.boxes, p.labels, p.readings, p.ignore)]
+    perfect = (list(map(tuple, p.boxes)), list(p.labels), p.readings)
+    assert synth.score(truth, [perfect])["precision"] == 1.0
+    on_edge = (perfect[0] + [tuple(p.ignore[0])], perfect[1] + [0], perfect[2])
+    assert synth.score(truth, [on_edge])["precision"] == 1.0
+    stray = (perfect[0] + [(1000, 1000, 20, 20)], perfect[1] + [0], perfect[2])
+    assert synth.score(truth, [stray])["precision"] < 1.0
