@@ -179,11 +179,12 @@ def _ort_chain(p: str, available: list[str]) -> list[str]:
 
 
 def pipeline_model(cfg: BenchConfig) -> Path:
-    """The model the camera uses: the manifest's default int8 TFLite, else its first TFLite file."""
+    """The model the camera uses: the manifest's default int8 TFLite, else its first int8 TFLite, else its
+    first TFLite file."""
     folder = Path(cfg.manifest)
     folder = folder.parent if folder.is_file() else folder
     files = [a["file"] for a in artifacts.read_manifest(cfg.manifest)["artifacts"] if a["format"] == "tflite"]
-    for name in sorted(files, key=lambda f: f != DEFAULT_MODEL_FILE):
+    for name in sorted(files, key=lambda f: (f != DEFAULT_MODEL_FILE, not f.endswith("_int8.tflite"))):
         if (folder / name).is_file():
             return folder / name
     raise EdgeDigitsError(f"{cfg.manifest}: no .tflite model for the pipeline benchmark")

@@ -102,7 +102,9 @@ def merge(boxes: np.ndarray, frame: tuple[int, int]) -> list[np.ndarray]:
         sizable = np.minimum(area[:, None], area[None]) >= 0.015 * np.maximum(area[:, None], area[None])
         ok = ((stacked | ((beside | corner | crossed) & sizable))
               & (y_gap <= 0.12 * mh + 4) & (mh <= 2.3 * big_h) & (mw <= 2.0 * mh)
-              & ((mw <= 1.6 * big_w) | (mw <= 0.8 * mh) | (skip & (mw <= 1.1 * mh))))
+              & ((mw <= 1.6 * big_w) | (mw <= 0.8 * mh) | (skip & (mw <= 1.1 * mh))
+                  # corner to corner, all but touching: a slanted digit as wide as it is tall (a 2, a 7)
+                  | (corner & (y_gap <= 2) & (mw <= 1.3 * mh))))
         # nothing joins a blob over half the frame (the desk band, a page edge): it would take the digit
         # beside it out of the frame, where blobs are dropped
         huge = (w > frame[0] // 2) | (h > frame[1] // 2)

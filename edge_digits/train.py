@@ -118,7 +118,20 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     tr, va = _split(d, cfg.seed)
     x_val, y_val = _prep(d.x_train[va], recipe.input_size), d.y_train[va]
     steps = max(1, int(np.ceil(len(tr) / batch)))
-    ds = train_dataset(d.x_train[tr], d.y_train[tr], batch, cfg.seed, augment)
+    x_tr, y_tr, n_cam = d.x_train[tr], d.y_train[tr], 0
+    pages = recipe.camera_pages if cfg.camera_pages is None else cfg.camera_pages
+    if pages:
+        from .camera_data import camera_crops
+
+        t0 = time.time()
+        cx, cy = camera_crops(x_tr, y_tr, pages, cfg.seed)
+        n_cam = len(cx)
+        _log(f"{len(cx):,} camera crops of training digits from {pages} photo-like pages "
+             f"({time.time() - t0:.0f} s)", cfg)
+        x_tr = np.concatenate([x_tr] + [cx] * recipe.camera_repeat)
+        y_tr = np.concatenate([y_tr] + [cy] * recipe.camera_repeat)
+    # an epoch stays len(tr) images long: the camera crops change what the model sees, not how long it trains
+    ds = train_dataset(x_tr, y_tr, batch, cfg.seed, augment)
 
     strategy = _strategy()
     with strategy.scope():
@@ -159,8 +172,8 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         "arch": cfg.arch.value, "optimizer": opt_name.value, "lr": lr, "batch_size": batch, "augment": augment,
         "parameters": int(model.count_params()), "flops_per_digit": models.flops_per_digit(model),
         "train_seconds": round(train_s, 1), "epochs_run": progress.epochs_run, "epochs_planned": epochs,
-        "interrupted": interrupted, "seed": cfg.seed, "data": {"source": d.source, "sha256": d.sha256,
-                                                                 "eval_set": d.eval_set},
+        "interrupted": interrupted, "seed": cfg.seed, "camera_crops": n_cam,
+        "data": {"source": d.source, "sha256": d.sha256, "eval_set": d.eval_set},
         "versions": reports.library_versions(), "git_commit": reports.git_commit(),
     })
     _write_run(out, model, metrics, hist, d, cfg)
@@ -211,6 +224,10 @@ def train(cfg: TrainConfig) -> list[RunResult]:
         raise EdgeDigitsError(f"--batch-size must be > 0, got {cfg.batch_size}")
     if cfg.lr is not None and cfg.lr <= 0:
         raise EdgeDigitsError(f"--lr must be > 0, got {cfg.lr}")
+    if cfg.camera_pages is not None and cfg.camera_pages < 0:
+        raise EdgeDigitsError(f"--camera-pages must be >= 0, got {cfg.camera_pages}")
+    if cfg.camera_pages and cfg.arch == Arch.digits8x8:
+        raise EdgeDigitsError("--camera-pages needs a 28x28 model; digits8x8 reads 8x8 images")
     if (cfg.arch == Arch.digits8x8) != (cfg.dataset == Dataset.sklearn_digits):
         raise EdgeDigitsError("--arch digits8x8 goes with --dataset sklearn-digits (8x8 images), and only it")
     prepare_out(cfg.out, cfg.force)

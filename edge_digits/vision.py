@@ -66,11 +66,11 @@ class FrameResult:
     probs: np.ndarray | None = field(default=None, repr=False)
 
 
-def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels clearly darker than the paper around them. The paper's white level is estimated on a 1/8
     frame: a max filter wider than any stroke erases the ink, so shadows and gradients divide out while
     the inside of a thick marker digit still counts as ink (a local-mean adaptive threshold loses it).
-    Returns the mask, and how much darker than the paper each pixel is, and the paper level."""
+    Returns the mask and the paper level."""
     H, W = gray.shape
     sw, sh = max(8, W // 8), max(8, H // 8)
     small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -80,7 +80,7 @@ def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     paper = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
     darker = cv2.subtract(paper, cv2.GaussianBlur(gray, (3, 3), 0))  # blurred against noise for the mask
     need = cv2.max(cv2.convertScaleAbs(paper, alpha=INK_RATIO), INK_MIN)
-    return cv2.compare(darker, need, cv2.CMP_GT), cv2.subtract(paper, gray), paper
+    return cv2.compare(darker, need, cv2.CMP_GT), paper
 
 
 def find_digits(frame: np.ndarray) -> Detections:
@@ -96,15 +96,17 @@ def find_digits(frame: np.ndarray) -> Detections:
     H, W = gray.shape
     if min(H, W) < 2 * MIN_HEIGHT:  # too small to hold a digit and its margin
         return Detections([], [], np.zeros((H, W), np.uint8), scale)
-    mask, darker, paper = ink_mask(gray)
+    mask, paper = ink_mask(gray)
     if cv2.countNonZero(mask) > 0.3 * H * W:  # noise or texture, not ink on paper
         return Detections([], [], mask, scale)
     # one direction after the other: where a margin line crosses a ruled line, each looks thick to the
     # other, and the crossing would stay behind
     quarter = cv2.resize(mask, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
-    clean = cv2.subtract(mask, long_runs(mask, quarter, True))
-    # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
-    quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
+    ruled = long_runs(mask, quarter, True)
+    clean = cv2.subtract(mask, ruled)
+    if cv2.countNonZero(ruled):
+        # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
+        quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
     clean = cv2.subtract(clean, long_runs(clean, quarter, False))
     lines = cv2.subtract(mask, clean)
     contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -154,7 +156,8 @@ def find_digits(frame: np.ndarray) -> Detections:
         # The crop keeps the grey levels, not the binary mask: a 15 px digit has no detail to spare. Ink
         # 75% darker than the paper counts as full ink; the soft rim just outside the mask comes along.
         rim = cv2.subtract(cv2.dilate(crop, np.ones((3, 3), np.uint8)), cut)
-        ink = cv2.divide(darker[y0:y1, x0:x1], paper[y0:y1, x0:x1], scale=255 / 0.75)
+        p = paper[y0:y1, x0:x1]
+        ink = cv2.divide(cv2.subtract(p, gray[y0:y1, x0:x1]), p, scale=255 / 0.75)
         boxes.append((int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))))
         crops.append(cv2.bitwise_and(ink, rim))
         if w > SPLIT_ASPECT * h:

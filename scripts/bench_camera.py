@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from edge_digits import runtimes, synth, vision
+from edge_digits.config import CAMERA_MODEL, DEFAULT_MODEL_FILE, EXPORT_DIR
 from edge_digits.data import load_mnist, load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
-    ap.add_argument("--model", help="default: the shipped export/edge_int8.tflite")
+    ap.add_argument("--model", help="default: the shipped camera model, export/camera/edge-cam_int8.tflite")
+    ap.add_argument("--compare", default=str(EXPORT_DIR / DEFAULT_MODEL_FILE),
+                    help="a second model read on the same pages, accuracy only (default: the MNIST-only export/edge_int8.tflite; '' for none)")
     ap.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
     ap.add_argument("--opencv-threads", type=int, default=1, help="cv2.setNumThreads (default 1, as the camera uses)")
     ap.add_argument("--passes", type=int, default=3)
@@ -53,10 +56,14 @@ def main() -> None:
     cv2.setNumThreads(args.opencv_threads)
     x, y, source = unseen_digits(args.data)
     pages = synth.make_pages(x, y, args.pages, seed=SEED)
-    runner = runtimes.load(args.model, threads=args.threads)
+    runner = runtimes.load(args.model, threads=args.threads, default=CAMERA_MODEL)
     pngs = [cv2.imencode(".png", p.image)[1] for p in pages]
 
     acc = synth.read_pages(pages, runner)
+    other = None
+    if args.compare:
+        o = runtimes.load(args.compare, threads=args.threads)
+        other = {"model": o.path.name, "accuracy": synth.read_pages(pages, o)}
 
     decode, proc, stages = [], [], {"detect": [], "normalize": [], "classify": []}
     for k in range(args.passes + 1):
@@ -82,7 +89,8 @@ def main() -> None:
               "digits_per_page": [int(min(n_digits)), int(max(n_digits))], "model": str(runner.path.name),
               "runtime": runner.describe(), "threads": args.threads, "opencv_threads": cv2.getNumThreads(),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-              "load_avg_1min": os.getloadavg()[0], "accuracy": acc, "speed": speed, "goals": GOALS}
+              "load_avg_1min": os.getloadavg()[0], "accuracy": acc, "speed": speed, "goals": GOALS,
+              "compare": other}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.partial")
@@ -93,6 +101,19 @@ def main() -> None:
     tmp.write_text(md)
     tmp.replace(out.with_suffix(".md"))
     print(md)
+
+
+def compare_block(r: dict) -> str:
+    if not r.get("compare"):
+        return ""
+    rows = []
+    for name, a in ((r["model"], r["accuracy"]), (r["compare"]["model"], r["compare"]["accuracy"])):
+        rows.append(f"| {name} | {a['recall']:.2%} | {a['precision']:.2%} | {a['accuracy']:.2%} | "
+                    f"{a['readings_exact']:.2%} |")
+    return ("The same pages read with each model (the detector is the same; only the classifier differs, and "
+            "with it\nwhich blobs pass --min-confidence):\n\n"
+            "| model | recall | precision | end-to-end accuracy | pages read exactly |\n| --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows) + "\n\n")
 
 
 def render(r: dict) -> str:
@@ -140,7 +161,7 @@ log scale):
 | --- | --- | --- | --- |
 {by_height}
 
-Speed is over {s['frames']} frames ({r['pages']} pages x passes, after a warm-up pass). Stage means:
+{compare_block(r)}Speed is over {s['frames']} frames ({r['pages']} pages x passes, after a warm-up pass). Stage means:
 detect {s['detect_mean_ms']:.2f} ms, normalize {s['normalize_mean_ms']:.2f} ms, classify {s['classify_mean_ms']:.2f} ms
 (all digits of a frame in one batch). PNG decode, reported apart: {s['decode_mean_ms']:.2f} ms a frame.
 

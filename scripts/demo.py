@@ -10,14 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 from edge_digits import camera, runtimes
-from edge_digits.config import EdgeDigitsError
+from edge_digits.config import CAMERA_MODEL, EdgeDigitsError
 
 VIDEO = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 
 
 def main(video: Path) -> int:
     try:
-        runner = runtimes.load()
+        runner = runtimes.load(default=CAMERA_MODEL)
         source = camera.Source(str(video))
         if camera.window_available():
             camera.run(source, runner)

@@ -1,6 +1,7 @@
 """Write the model card (README.md) of an export folder from its manifest.json: every figure comes from it.
 
     python scripts/model_card.py export
+    python scripts/model_card.py export/camera
 """
 import sys
 from pathlib import Path
@@ -8,19 +9,24 @@ from pathlib import Path
 from edge_digits.artifacts import read_manifest
 
 
+CAM = (", on MNIST plus about 17,000 digits as the camera pipeline cuts them out of photo-like pages "
+       "(`edge_digits/camera_data.py`)")
+
+
 def main(folder):
     folder = Path(folder)
     m = read_manifest(folder)
     arts = m["artifacts"]
     src = arts[0]["source"]
+    cam = src["arch"] == "edge-cam"
     tr = src.get("training", {})
     ev = arts[0]["eval_set"]
     lines = [
-        f"# edge-digits default models: `{src['arch']}`",
+        f"# edge-digits {'camera' if cam else 'default'} models: `{src['arch']}`",
         "",
         f"A {src['parameters']:,}-parameter CNN, {src['flops_per_digit'] / 1e6:.2f} MFLOPs per digit, trained "
         f"{tr.get('epochs_run', '?')} epochs ({tr.get('train_seconds', 0) / 60:.1f} min on 2 CPU cores, seed "
-        f"{tr.get('seed', '?')}) with augmentation. Made by `make models` (git {str(src.get('git_commit'))[:10]}, "
+        f"{tr.get('seed', '?')}) with augmentation{CAM if cam else ''}. Made by `make models` (git {str(src.get('git_commit'))[:10]}, "
         f"{src.get('created', '')}); `manifest.json` holds every detail, including input/output quantization.",
         "",
         f"Accuracy on the {ev['kind']} MNIST test set ({ev['n']:,} images), measured through each file's own runtime:",
@@ -36,7 +42,8 @@ def main(folder):
         "",
         "Input: 28x28 uint8 digits, ink high (white on black), MNIST-centred; the runtimes in",
         "`edge_digits/runtimes.py` scale and quantize from the manifest, so `runner.predict(uint8 batch)` is all",
-        "a caller needs. Every command defaults to `edge_int8.tflite`.",
+        "a caller needs. " + ("`edge-digits camera` and `predict` default to `edge-cam_int8.tflite`." if cam else
+                              "`bench`, `evaluate` and the Python API default to `edge_int8.tflite`."),
         "",
     ]
     (folder / "README.md").write_text("\n".join(lines))

@@ -313,3 +313,14 @@ def test_pipeline_stages_over_a_synthetic_video(export):
 def test_pipeline_bad_input(args, msg):
     p = _cli(*args)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and msg in p.stderr, p.stderr
+
+
+def test_pipeline_times_the_int8_tflite_of_any_manifest(tmp_path):
+    from edge_digits.bench_plan import BenchConfig, pipeline_model
+
+    for name in ("edge-cam_fp32.tflite", "edge-cam_int8.tflite"):
+        (tmp_path / name).write_bytes(b"x")
+    entries = [{"file": n, "format": "tflite", "precision": p}
+               for n, p in (("edge-cam_fp32.tflite", "fp32"), ("edge-cam_int8.tflite", "int8"))]
+    artifacts.write_manifest(tmp_path, entries)
+    assert pipeline_model(BenchConfig(manifest=tmp_path)).name == "edge-cam_int8.tflite"

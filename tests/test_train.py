@@ -69,6 +69,15 @@ def test_every_arch_builds_with_its_parameter_count():
     assert models.flops_per_digit(models.build(Arch.edge)) <= 3_000_000
 
 
+def test_camera_recipe_adds_camera_crops(tmp_path):
+    out = tmp_path / "cam"
+    r = runner.invoke(app, ["train", "--arch", "edge-cam", "--dataset", "sample", "--epochs", "1",
+                            "--camera-pages", "20", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["arch"] == "edge-cam" and 50 <= m["camera_crops"] <= 20 * 8
+
+
 def test_digits8x8_trains_offline(tmp_path):
     pytest.importorskip("sklearn")
     r = runner.invoke(app, ["train", "--arch", "digits8x8", "--dataset", "sklearn-digits", "--epochs", "3",
@@ -82,6 +91,7 @@ def test_digits8x8_trains_offline(tmp_path):
     (["--optimizer", "adamw"], "unknown optimizer 'adamw'"),
     (["--epochs", "0"], "--epochs must be > 0"),
     (["--batch-size", "-1"], "--batch-size must be > 0"),
+    (["--camera-pages", "-5"], "--camera-pages must be >= 0"),
     (["--data", "/no/such/mnist.npz"], "no such file"),
     (["--arch", "digits8x8"], "digits8x8 goes with --dataset sklearn-digits"),
 ])

@@ -1,0 +1,16 @@
+"""Camera crops for training: the pipeline's own output on pages of known digits."""
+import numpy as np
+
+from edge_digits import runtimes
+from edge_digits.camera_data import camera_crops
+
+
+def test_camera_crops_are_labelled_pipeline_crops(sample):
+    x, y = camera_crops(sample.x_train, sample.y_train, pages=15, seed=4)
+    assert x.shape[1:] == (28, 28) and x.dtype == np.uint8 and len(x) == len(y) >= 30
+    assert set(np.unique(y)) <= set(range(10))
+    # they are digits as the camera sees them: the shipped MNIST model reads most of them right
+    acc = (runtimes.load().predict(x).argmax(1) == y).mean()
+    assert acc >= 0.85, acc
+    x2, y2 = camera_crops(sample.x_train, sample.y_train, pages=15, seed=4)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)  # a seed gives the same crops
