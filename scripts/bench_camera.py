@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from edge_digits import runtimes, synth, vision
+from edge_digits.synth import EDGE
 from edge_digits.config import CAMERA_MODEL, DEFAULT_MODEL_FILE, EXPORT_DIR
 from edge_digits.data import load_mnist, load_sample
 
@@ -146,7 +147,10 @@ Made by:
 
 {r['pages']} photo-like 640x480 pages (`edge_digits.synth`, seed {r['seed']}; {r['digits_per_page'][0]} to
 {r['digits_per_page'][1]} digits a page, {a['digits']} digits in all) from {r['digits_source']}: no test
-and not the demo uses these digits or this seed. Model {r['model']} through {r['runtime']}, runtime threads
+and not the demo uses these digits or this seed, and the camera model's training pages are built from MNIST
+*training* digits. A digit the page's perspective pushes against the frame edge (ink within
+{EDGE} px of it) is cut by the edge, which the detector must ignore: it is no ground truth, and a box on it
+counts neither as a hit nor as a false alarm. Model {r['model']} through {r['runtime']}, runtime threads
 {r['threads']}, OpenCV threads {r['opencv_threads']}; {r['machine']}; 1-minute load average when it ran:
 {r['load_avg_1min']:.2f} (the machine is shared, so speed varies from run to run).
 
@@ -171,13 +175,17 @@ Full numbers: `camera.json` beside this file.
 
 {shortfalls}
 
-What the misses are, from looking at them (`edge_digits.synth` pages with other seeds, not this one):
-most misread digits are the smallest ones (15-20 px tall after blur and perspective): a thin slanted 1
-blurs into a grey smear that reads as 8, and a small digit whose faint piece (the hat of a 5, the top of
-a 9) stays under the ink threshold is read from what is left. Most missed digits are faint thin strokes
-(graphite or a light pen, blurred) that barely reach the ink threshold, digits a dark ruled line runs
-along (the bar of a 4 or a 7 lying on the line goes with it and the digit falls apart), and digits the
-pen left in pieces too far apart for the merge rules, which must not join neighbouring digits either.
+What the misses are, from looking at them on development pages (`edge_digits.synth` seeds 1000, 2000 and
+3000, 300 pages each; never this seed):
+- Missed digits are mostly the smallest ones in faint ink (red, green or graphite, 14-17 px tall and
+  blurred): only specks of them pass the ink threshold, and the part that does is under 10 px or makes a
+  box that covers less than half of the true one. Taking the ink again at a lower threshold around small
+  blobs (hysteresis) recovered only 1 to 3 of about 15 such digits per 300 pages, and was left out.
+- A dark ruled line through a digit: removing the line cuts the digit, and where its bar lay on the line
+  (a 4, a 7) what is left is two upright strokes side by side, which look like two digits to any rule
+  that must not join neighbours. These make most of the false boxes too (the pieces are read as digits).
+- Misread digits are again mostly the small ones (85-90% read right under 20 px, 97-99% above), plus
+  MNIST digits that are ambiguous in themselves (a 4 whose top closed, a 7 written like a 1).
 """
 
 
