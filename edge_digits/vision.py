@@ -175,11 +175,11 @@ def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
     """One digit (ink high, any size, binary or grey) -> 28x28 uint8 the way MNIST was made: fit into
     20x20 keeping the aspect ratio, area-interpolated, centre of mass at the centre of 28x28. With
     stroke=True a thick marker and a fine pen are first brought to MNIST's stroke width."""
-    ys, xs = np.nonzero(ink > 64)
+    x, y, w, h = cv2.boundingRect(cv2.compare(ink, 64, cv2.CMP_GT))  # a third of np.nonzero's time
     out = np.zeros((CANVAS, CANVAS), np.uint8)
-    if len(ys) == 0:
+    if w == 0:
         return out
-    c = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    c = ink[y: y + h, x: x + w]
     h, w = c.shape
     if stroke:
         # measure and correct the stroke at twice the box size, where a 3x3 kernel changes it by a
