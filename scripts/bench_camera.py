@@ -81,9 +81,8 @@ def main() -> None:
                 stages[s].append(res.ms[s])
         if k:  # pass 0 is the warm-up: caches, the runtime's first resizes
             passes.append((decode, np.array(proc), stages))
-    # This host is shared: the same code measured 2.2 to 3.4 ms a frame within one hour here. As Python's
-    # timeit advises, the fastest pass is what the code can do; the others measure the neighbours too, and
-    # are all reported.
+    # This host is shared and its speed drifts by a third within the hour. As Python's timeit advises, the
+    # fastest pass is what the code can do; the others measure the neighbours too, and are all reported.
     decode, proc_a, stages = min(passes, key=lambda p: p[1].mean())
     speed = {"frames": len(proc_a), "passes": len(passes), "fps": 1e3 / proc_a.mean(), "mean_ms": proc_a.mean(),
              "p50_ms": float(np.percentile(proc_a, 50)), "p99_ms": float(np.percentile(proc_a, 99)),
@@ -173,8 +172,8 @@ log scale):
 {by_height}
 
 {compare_block(r)}Speed is the fastest of {s['passes']} passes over the {s['frames']} frames (after a warm-up pass): this host is
-shared, and the same code measured 2.2 to 3.4 ms a frame within one hour here, so as Python's `timeit` advises
-the fastest pass is taken as what the code can do. Every pass: {', '.join(f'{v:.0f}' for v in s['fps_every_pass'])} fps,
+shared and its speed drifts from minute to minute, so as Python's `timeit` advises the fastest pass is taken as
+what the code can do. Every pass: {', '.join(f'{v:.0f}' for v in s['fps_every_pass'])} fps,
 p99 {', '.join(f'{v:.2f}' for v in s['p99_ms_every_pass'])} ms. Stage means in the fastest pass:
 detect {s['detect_mean_ms']:.2f} ms, normalize {s['normalize_mean_ms']:.2f} ms, classify {s['classify_mean_ms']:.2f} ms
 (all digits of a frame in one batch). PNG decode, reported apart: {s['decode_mean_ms']:.2f} ms a frame.
@@ -187,15 +186,15 @@ Full numbers: `camera.json` beside this file.
 
 What the misses are, from looking at them on development pages (`edge_digits.synth` seeds 1000, 2000 and
 3000, 300 pages each; never this seed):
-- Missed digits are mostly the smallest ones in faint ink (red, green or graphite, 14-17 px tall and
-  blurred): only specks of them pass the ink threshold, and the part that does is under 10 px or makes a
-  box that covers less than half of the true one. Taking the ink again at a lower threshold around small
-  blobs (hysteresis) recovered only 1 to 3 of about 15 such digits per 300 pages, and was left out.
+- Missed digits are mostly the smallest ones in faint ink (red, green or graphite, blurred): only specks
+  of them pass the ink threshold, and what does is too small for a digit or makes a box that covers less
+  than half of the true one. Taking the ink again at a lower threshold around small blobs (hysteresis)
+  recovered few of them on the development pages, and was left out.
 - A dark ruled line through a digit: removing the line cuts the digit, and where its bar lay on the line
   (a 4, a 7) what is left is two upright strokes side by side, which look like two digits to any rule
   that must not join neighbours. These make most of the false boxes too (the pieces are read as digits).
-- Misread digits are again mostly the small ones (85-90% read right under 20 px, 97-99% above), plus
-  MNIST digits that are ambiguous in themselves (a 4 whose top closed, a 7 written like a 1).
+- Misread digits are again mostly the small ones (the table by height above), plus MNIST digits that are
+  ambiguous in themselves (a 4 whose top closed, a 7 written like a 1).
 """
 
 
