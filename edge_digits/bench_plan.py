@@ -183,10 +183,10 @@ def pipeline_model(cfg: BenchConfig) -> Path:
     first TFLite file."""
     folder = Path(cfg.manifest)
     folder = folder.parent if folder.is_file() else folder
-    files = [a["file"] for a in artifacts.read_manifest(cfg.manifest)["artifacts"] if a["format"] == "tflite"]
-    for name in sorted(files, key=lambda f: (f != DEFAULT_MODEL_FILE, not f.endswith("_int8.tflite"))):
-        if (folder / name).is_file():
-            return folder / name
+    tflite = [a for a in artifacts.read_manifest(cfg.manifest)["artifacts"] if a["format"] == "tflite"]
+    for a in sorted(tflite, key=lambda a: (a["file"] != DEFAULT_MODEL_FILE, a["precision"] != "int8")):
+        if (folder / a["file"]).is_file():
+            return folder / a["file"]
     raise EdgeDigitsError(f"{cfg.manifest}: no .tflite model for the pipeline benchmark")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .vision import iou
+from .vision import intersection, iou
 
 # BGR inks: black, blue, dark blue, red, green, graphite
 INKS = [(20, 20, 25), (140, 40, 20), (90, 30, 30), (40, 40, 170), (40, 110, 30), (70, 70, 70)]
@@ -193,8 +193,7 @@ def make_page(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, size: tupl
         q = cv2.perspectiveTransform(pts[None], M)[0]
         lo, hi = q.min(0), q.max(0) + 1
         boxes.append([*np.round(lo), *np.round(hi - lo)])
-    boxes_out = np.array(boxes, int).reshape(-1, 4)
-    b = boxes_out
+    b = np.array(boxes, int).reshape(-1, 4)
     cut = (b[:, 0] <= EDGE) | (b[:, 1] <= EDGE) | (b[:, 0] + b[:, 2] >= W - EDGE) | (b[:, 1] + b[:, 3] >= H - EDGE)
     readings = [(gy, gx, "".join(str(labels[i]) for i in m if not cut[i])) for gy, gx, m in groups]
 
@@ -202,8 +201,8 @@ def make_page(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, size: tupl
     img = cv2.GaussianBlur(img, (0, 0), sigma)
     img += rng.normal(0, rng.uniform(2, 7), img.shape).astype(np.float32)
     readings.sort()
-    return Page(np.clip(img, 0, 255).astype(np.uint8), boxes_out[~cut], np.array(labels, np.uint8)[~cut],
-                [t for _, _, t in readings if t], boxes_out[cut])
+    return Page(np.clip(img, 0, 255).astype(np.uint8), b[~cut], np.array(labels, np.uint8)[~cut],
+                [t for _, _, t in readings if t], b[cut])
 
 
 def make_pages(x: np.ndarray, y: np.ndarray, n: int, seed: int, **kw) -> list[Page]:
@@ -234,14 +233,9 @@ EDGE = 2  # pixels: a digit whose ink comes this close to the frame edge is cut 
 HEIGHTS = [(0, 20), (20, 30), (30, 60), (60, 120), (120, None)]  # true box height buckets for score()
 
 
-
-
-
 def _inside(a, b) -> float:
     """The share of box a (x, y, w, h) that lies in box b."""
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(ix, 0) * max(iy, 0) / float(max(a[2] * a[3], 1))
+    return intersection(a, b) / float(max(a[2] * a[3], 1))
 
 
 def score(truth: list[tuple[np.ndarray, np.ndarray, list[str]]], found: list[tuple[list, list[int], list[str]]],
@@ -252,10 +246,10 @@ def score(truth: list[tuple[np.ndarray, np.ndarray, list[str]]], found: list[tup
     found: (boxes, labels, readings). A found box lying mostly on an ignored digit counts neither way."""
     n_true = n_found = matched = right = pages_ok = 0
     by_h: dict[str, list[int]] = {}  # height bucket -> [digits, found, read right]
-    for t, (fb, fl, fr) in zip(truth, found):
-        tb, tl, tr = t[:3]
-        if len(t) > 3 and len(t[3]):
-            off = {j for j, f in enumerate(fb) if any(_inside(f, g) >= 0.5 for g in t[3])}
+    for page, (fb, fl, fr) in zip(truth, found):
+        tb, tl, tr = page[:3]
+        if len(page) > 3 and len(page[3]):
+            off = {j for j, f in enumerate(fb) if any(_inside(f, g) >= 0.5 for g in page[3])}
             fb, fl = [f for j, f in enumerate(fb) if j not in off], [v for j, v in enumerate(fl) if j not in off]
         status = [[0, 0] for _ in tb]
         n_true, n_found = n_true + len(tb), n_found + len(fb)

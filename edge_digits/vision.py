@@ -279,11 +279,14 @@ def classify_mnist_image(img: np.ndarray, runner) -> FrameResult:
     return FrameResult([d], [str(d.label)], ms, probs=p)
 
 
-def iou(a, b) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
+def intersection(a, b) -> int:
+    """The overlapping area of two (x, y, w, h) boxes."""
     ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+    return max(ix, 0) * max(iy, 0)
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    inter = intersection(a, b)
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0

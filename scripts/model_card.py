@@ -18,7 +18,7 @@ def main(folder):
     m = read_manifest(folder)
     arts = m["artifacts"]
     src = arts[0]["source"]
-    cam = src["arch"] == "edge-cam"
+    cam = bool(src.get("training", {}).get("camera_crops"))
     tr = src.get("training", {})
     ev = arts[0]["eval_set"]
     lines = [

@@ -92,6 +92,7 @@ def test_digits8x8_trains_offline(tmp_path):
     (["--epochs", "0"], "--epochs must be > 0"),
     (["--batch-size", "-1"], "--batch-size must be > 0"),
     (["--camera-pages", "-5"], "--camera-pages must be >= 0"),
+    (["--camera-pages", "10", "--arch", "digits8x8"], "--camera-pages needs a 28x28 model"),
     (["--data", "/no/such/mnist.npz"], "no such file"),
     (["--arch", "digits8x8"], "digits8x8 goes with --dataset sklearn-digits"),
 ])
