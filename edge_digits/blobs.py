@@ -144,3 +144,24 @@ def split(crop: np.ndarray) -> list[tuple[int, int, int, int]] | None:
             return None
         out.append((a + int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
     return out
+
+
+def near_pairs(b: np.ndarray, limit: int = 3) -> list[tuple[int, int]]:
+    """Pairs of groups (x0, y0, x1, y1) close enough, and shaped together enough like one digit, that they
+    may be two pieces of it the merge rules dared not join: offered to the classifier both ways. Each
+    group pairs with its `limit` nearest such neighbours at most."""
+    if len(b) < 2:
+        return []
+    x0, y0, x1, y1 = (b[:, k] for k in range(4))
+    mw = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
+    mh = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
+    gap = np.maximum(np.maximum(x0[:, None], x0[None]) - np.minimum(x1[:, None], x1[None]),
+                     np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None]))
+    ok = (gap <= 0.25 * mh) & (mw <= SPLIT_ASPECT * mh)
+    np.fill_diagonal(ok, False)
+    out = set()
+    for i in np.flatnonzero(ok.any(1)):
+        js = np.flatnonzero(ok[i])
+        for j in js[np.argsort(gap[i, js], kind="stable")[:limit]]:
+            out.add((min(i, j), max(i, j)))
+    return sorted(out)

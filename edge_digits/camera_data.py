@@ -10,17 +10,28 @@ import numpy as np
 from . import synth, vision
 
 
+NOT_A_DIGIT = 10  # the label of a crop that is no whole digit: train asks the model for no opinion on it
+
+
 def camera_crops(x: np.ndarray, y: np.ndarray, pages: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 28, 28) uint8 crops and their labels: every digit of `pages` pages built from x, y that the
-    detector finds (IoU >= 0.5 with the true box), normalized exactly as the camera does."""
+    """(N, 28, 28) uint8 crops and their labels: every candidate the detector offers on `pages` pages
+    built from x, y, normalized exactly as the camera does. The candidate that fits a true digit best
+    (IoU >= 0.5) gets its label; every one far from all digits (IoU < 0.4: a piece of a digit, two
+    neighbours taken together, a speck, what is left of a line) gets NOT_A_DIGIT."""
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for _ in range(pages):
         p = synth.make_page(x, y, rng)
-        det = vision.find_digits(p.image)
+        det = vision.find_digits(p.image, pieces=True)
+        # each true digit once, from the candidate that fits it best, as the camera would read it
         for box, label in zip(p.boxes, p.labels):
             best = max(((vision.iou(box, b), j) for j, b in enumerate(det.boxes)), default=(0.0, -1))
             if best[0] >= 0.5:
                 xs.append(vision.normalize_crop(det.crops[best[1]]))
                 ys.append(label)
+        for box, crop in zip(det.boxes, det.crops):
+            near = max((vision.iou(box, t) for t in np.concatenate([p.boxes, p.ignore])), default=0.0)
+            if near < 0.4:
+                xs.append(vision.normalize_crop(crop))
+                ys.append(NOT_A_DIGIT)
     return np.array(xs, np.uint8).reshape(-1, vision.CANVAS, vision.CANVAS), np.array(ys, np.uint8)

@@ -13,7 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .config import CAMERA_MODEL, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer, Runtime, TrainConfig
+from .config import (CAMERA_MODEL, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
+                     Runtime, TrainConfig)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
@@ -175,7 +176,7 @@ def camera(
     headless: Annotated[bool, typer.Option(help="No window (servers, CI, a Pi without a screen).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per frame on stdout, nothing else.")] = False,
     record: Annotated[Optional[Path], typer.Option(help="Write the annotated video here (.mp4 or .avi).")] = None,
-    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
+    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
     max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
@@ -205,7 +206,7 @@ def predict(
     runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
-    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = 0.35,
+    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.

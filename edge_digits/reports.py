@@ -37,7 +37,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, timeout=5)
+        # "-dirty" when tracked files differ from the commit: then the commit alone does not give this code
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=REPO_DIR,
+                             capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None

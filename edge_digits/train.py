@@ -118,15 +118,15 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     tr, va = _split(d, cfg.seed)
     x_val, y_val = _prep(d.x_train[va], recipe.input_size), d.y_train[va]
     steps = max(1, int(np.ceil(len(tr) / batch)))
-    x_tr, y_tr, n_cam = d.x_train[tr], d.y_train[tr], 0
+    x_tr, y_tr, n_cam, n_not = d.x_train[tr], d.y_train[tr], 0, 0
     pages = recipe.camera_pages if cfg.camera_pages is None else cfg.camera_pages
     if pages:
-        from .camera_data import camera_crops
+        from .camera_data import NOT_A_DIGIT, camera_crops
 
         t0 = time.time()
         cx, cy = camera_crops(x_tr, y_tr, pages, cfg.seed)
-        n_cam = len(cx)
-        _log(f"{len(cx):,} camera crops of training digits from {pages} photo-like pages "
+        n_cam, n_not = len(cx), int((cy == NOT_A_DIGIT).sum())
+        _log(f"{len(cx):,} camera crops ({n_not:,} of them no whole digit) from {pages} photo-like pages "
              f"({time.time() - t0:.0f} s)", cfg)
         x_tr = np.concatenate([x_tr] + [cx] * recipe.camera_repeat)
         y_tr = np.concatenate([y_tr] + [cy] * recipe.camera_repeat)
@@ -137,7 +137,8 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     with strategy.scope():
         model = models.build(cfg.arch)
         model.compile(optimizer=_optimizer(opt_name, lr, recipe, steps * epochs),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss=_digit_or_not_loss if pages else "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     progress = _progress_callback(cfg, epochs)
     callbacks = [progress]
     if recipe.early_stop_patience:
@@ -172,12 +173,30 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         "arch": cfg.arch.value, "optimizer": opt_name.value, "lr": lr, "batch_size": batch, "augment": augment,
         "parameters": int(model.count_params()), "flops_per_digit": models.flops_per_digit(model),
         "train_seconds": round(train_s, 1), "epochs_run": progress.epochs_run, "epochs_planned": epochs,
-        "interrupted": interrupted, "seed": cfg.seed, "camera_crops": n_cam,
+        "interrupted": interrupted, "seed": cfg.seed, "camera_crops": n_cam, "camera_not_digits": n_not,
         "data": {"source": d.source, "sha256": d.sha256, "eval_set": d.eval_set},
         "versions": reports.library_versions(), "git_commit": reports.git_commit(),
     })
     _write_run(out, model, metrics, hist, d, cfg)
     return RunResult(out, metrics)
+
+
+def _digit_or_not_loss(y_true, y_pred):
+    """Cross-entropy against the label for a digit, and against the uniform distribution for a camera
+    crop that is no whole digit (camera_data.NOT_A_DIGIT): "outlier exposure" (Hendrycks et al., 2019).
+    A piece of a 4 then scores low instead of reading as a sure 1, so --min-confidence rejects it and the
+    detector can offer a digit's pieces both apart and joined, and let the model choose."""
+    from keras import losses, ops
+
+    from .camera_data import NOT_A_DIGIT
+
+    y = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    k = ops.shape(y_pred)[-1]
+    digit = y < NOT_A_DIGIT
+    target = ops.where(ops.expand_dims(digit, -1), ops.one_hot(ops.minimum(y, k - 1), k), 1.0 / k)
+    # at a quarter weight: at full weight and at the paper's half, the model read the development pages'
+    # real digits worse (97.7% and 97.9% of them right, against 98.1% here and without it)
+    return losses.categorical_crossentropy(target, y_pred) * ops.where(digit, 1.0, 0.25)
 
 
 def evaluate_model(model, d: Digits, size: int = 28) -> dict:
@@ -191,10 +210,11 @@ def _write_run(out: Path, model, metrics: dict, hist: dict, d: Digits, cfg: Trai
     probs = metrics.pop("_probs")
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        import keras
+        from . import models
 
-        # A fresh copy without optimizer state: a third of the file size, and nothing a user needs.
-        clean = keras.models.clone_model(model)
+        # A fresh, uncompiled copy: no optimizer state (a third of the file size, and nothing a user needs),
+        # and no training loss a loader would have to find (keras' clone_model would carry both along).
+        clean = models.build(cfg.arch)
         clean.set_weights(model.get_weights())
         clean.save(tmp / "model.keras")
         metrics["history"] = {k: [round(float(v), 5) for v in vals] for k, vals in (hist or {}).items()}

@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .blobs import SPLIT_ASPECT, long_runs, merge, split
+from .blobs import SPLIT_ASPECT, long_runs, merge, near_pairs, split
+from .config import MIN_CONFIDENCE
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
 INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
 STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale of normalize_crop (median)
-# Fragments and specks look like digits to the model as often as real digits look unsure: on the test pages
-# this keeps most low-scoring real digits and costs almost no precision.
-MIN_CONFIDENCE = 0.35
 BOX, CANVAS = 20, 28  # MNIST: each digit fit into 20x20, centred by mass in 28x28
 MAX_BLOBS = 300  # candidate blobs a frame, the biggest first: a page never has more, noise and texture do
 
@@ -53,6 +51,10 @@ class Detections:
     # (whole, left, right) indices into boxes: a wide blob that may be two touching digits, given both
     # ways; read_frame keeps whichever reading the model is surer of
     splits: list[tuple[int, int, int]] = field(default_factory=list)
+    # (union, a, b): two near groups the merge left apart, also offered joined (a piece of a digit alone
+    # reads as some other digit); a or b is None where that group alone was no digit candidate.
+    # read_frame keeps the union when the model is surer of it than of either part
+    joins: list[tuple[int, int | None, int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -83,8 +85,10 @@ def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.compare(darker, need, cv2.CMP_GT), paper
 
 
-def find_digits(frame: np.ndarray) -> Detections:
-    """Boxes and ink crops of everything in a BGR (or grey) frame that could be a digit."""
+def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
+    """Boxes and ink crops of everything in a BGR (or grey) frame that could be a digit. With pieces=True
+    each piece of a group is also given alone: what a digit looks like when the merge misses a part,
+    for training the model to tell it from a whole digit (edge_digits.camera_data)."""
     if frame.ndim == 3:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     else:
@@ -108,7 +112,6 @@ def find_digits(frame: np.ndarray) -> Detections:
         # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
         quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
     clean = cv2.subtract(clean, long_runs(clean, quarter, False))
-    lines = cv2.subtract(mask, clean)
     contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return Detections([], [], clean, scale)
@@ -128,17 +131,18 @@ def find_digits(frame: np.ndarray) -> Detections:
         return Detections([], [], clean, scale)
     if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
         idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
-    boxes, crops, splits = [], [], []
-    for g in merge(rects[idx], (W, H)):
-        members = idx[g]
+    lines = cv2.subtract(mask, clean)
+
+    def cut_out(members):
+        """The box and ink crop of one group of contours, or None where it cannot be a whole digit."""
         r = rects[members]
         x0, y0 = r[:, 0].min(), r[:, 1].min()
         x1, y1 = (r[:, 0] + r[:, 2]).max(), (r[:, 1] + r[:, 3]).max()
         w, h = x1 - x0, y1 - y0
         if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h:
-            continue
+            return None
         if x0 <= 0 or y0 <= 0 or x1 >= W or y1 >= H:
-            continue  # cut by the frame edge: half a digit reads as another digit
+            return None  # cut by the frame edge: half a digit reads as another digit
         own = np.zeros((h, w), np.uint8)
         cv2.drawContours(own, [contours[i] for i in members], -1, 255, -1, offset=(-int(x0), -int(y0)))
         crop = cv2.bitwise_and(clean[y0:y1, x0:x1], own)
@@ -152,23 +156,45 @@ def find_digits(frame: np.ndarray) -> Detections:
             cut = cv2.subtract(cut, crop)
         fill = cv2.countNonZero(crop) / float(w * h)
         if fill < 0.06 or (fill > 0.9 and w > 0.4 * h):
-            continue  # a wisp or a solid blot
+            return None  # a wisp or a solid blot
         # The crop keeps the grey levels, not the binary mask: a 15 px digit has no detail to spare. Ink
         # 75% darker than the paper counts as full ink; the soft rim just outside the mask comes along.
         rim = cv2.subtract(cv2.dilate(crop, np.ones((3, 3), np.uint8)), cut)
         p = paper[y0:y1, x0:x1]
         ink = cv2.divide(cv2.subtract(p, gray[y0:y1, x0:x1]), p, scale=255 / 0.75)
+        return (x0, y0, w, h), crop, cv2.bitwise_and(ink, rim)
+
+    def add(x0, y0, w, h, crop):
         boxes.append((int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))))
-        crops.append(cv2.bitwise_and(ink, rim))
+        crops.append(crop)
+        return len(boxes) - 1
+
+    boxes, crops, splits, joins = [], [], [], []
+    groups = [idx[g] for g in merge(rects[idx], (W, H))]
+    kept = {}  # group number -> index into boxes
+    for n, members in enumerate(groups):
+        got = cut_out(members)
+        if got is None:
+            continue
+        (x0, y0, w, h), crop, ink = got
+        kept[n] = add(x0, y0, w, h, ink)
+        if pieces and len(members) > 1:
+            for m in members:
+                got = cut_out(m[None])
+                if got is not None:
+                    add(*got[0], got[2])
         if w > SPLIT_ASPECT * h:
             halves = split(crop)
             if halves:
-                splits.append((len(boxes) - 1, len(boxes), len(boxes) + 1))
+                splits.append((kept[n], len(boxes), len(boxes) + 1))
                 for hx, hy, hw, hh in halves:
-                    boxes.append((int((x0 + hx) * scale), int((y0 + hy) * scale),
-                                  max(1, round(hw * scale)), max(1, round(hh * scale))))
-                    crops.append(crops[splits[-1][0]][hy: hy + hh, hx: hx + hw])
-    return Detections(boxes, crops, clean, scale, splits)
+                    add(x0 + hx, y0 + hy, hw, hh, ink[hy: hy + hh, hx: hx + hw])
+    for a, b in near_pairs(np.array([[*rects[m, :2].min(0), *(rects[m, :2] + rects[m, 2:]).max(0)] for m in groups]
+                                    ).reshape(-1, 4)):
+        got = cut_out(np.concatenate([groups[a], groups[b]]))
+        if got is not None and got[0][2] <= SPLIT_ASPECT * got[0][3]:
+            joins.append((add(*got[0], got[2]), kept.get(a), kept.get(b)))
+    return Detections(boxes, crops, clean, scale, splits, joins)
 
 
 def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
@@ -253,13 +279,27 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
         labels, conf = probs.argmax(1), probs.max(1)
         keep = conf >= min_confidence
         rejected = int(len(keep) - keep.sum())
+        halves = {}
         for whole, a, b in det.splits:
+            halves[whole] = (a, b)
             w, h = det.boxes[whole][2:]
             # hardly any digit is half again as wide as tall: there, two readable halves win
             if min(conf[a], conf[b]) > (min(conf[whole], min_confidence) if w > 1.5 * h else conf[whole]):
                 keep[whole] = False
             else:
                 keep[a] = keep[b] = False
+        used = set()
+        for u, a, b in sorted(det.joins, key=lambda j: -conf[j[0]]):
+            keep[u] = False
+            parts = [i for i in (a, b) if i is not None]
+            if used.intersection(parts):
+                continue
+            every = parts + [k for i in parts for k in halves.get(i, ())]
+            best = max((conf[i] for i in every if keep[i]), default=0.0)
+            if conf[u] >= min_confidence and conf[u] > best:
+                keep[u] = True
+                keep[every] = False
+                used.update(parts)
         digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in np.flatnonzero(keep)]
     t3 = time.perf_counter()
     ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}

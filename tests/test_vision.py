@@ -226,3 +226,34 @@ def test_digits_cut_by_the_frame_edge_are_no_ground_truth(digits):
     assert synth.score(truth, [on_edge])["precision"] == 1.0
     stray = (perfect[0] + [(1000, 1000, 20, 20)], perfect[1] + [0], perfect[2])
     assert synth.score(truth, [stray])["precision"] < 1.0
+
+
+def test_near_pieces_are_offered_joined():
+    from edge_digits.blobs import near_pairs
+
+    # x0, y0, x1, y1: the loop of a 6 and its stem a line cut off; a neighbour far off; a wide partner
+    b = np.array([[100, 120, 118, 136], [102, 100, 110, 119], [200, 100, 218, 136], [60, 124, 98, 134]])
+    pairs = near_pairs(b)
+    assert (0, 1) in pairs and not any(2 in p for p in pairs)
+    assert (0, 3) not in pairs  # together twice as wide as tall: no digit
+
+
+class _Fixed:
+    """A runner that gives each crop the confidence set for it, for label 3."""
+    def __init__(self, conf):
+        self.conf = conf
+
+    def predict(self, batch):
+        c = np.asarray(self.conf, np.float32)[:, None]
+        return np.where(np.arange(10) == 3, c, (1 - c) / 9)
+
+
+@pytest.mark.parametrize("conf, kept", [((0.3, 0.9, 0.97), [2]), ((0.95, 0.9, 0.8), [0, 1]),
+                                        ((0.1, 0.12, 0.15), [])])  # all under MIN_CONFIDENCE
+def test_join_kept_only_when_surer_than_its_parts(monkeypatch, conf, kept):
+    crop = np.full((12, 6), 255, np.uint8)
+    det = vision.Detections([(10, 10, 6, 12), (18, 10, 6, 12), (10, 10, 14, 12)], [crop] * 3,
+                            np.zeros((40, 40), np.uint8), 1.0, joins=[(2, 0, 1)])
+    monkeypatch.setattr(vision, "find_digits", lambda frame: det)
+    res = vision.read_frame(np.zeros((40, 40, 3), np.uint8), _Fixed(conf), min_confidence=0.2)
+    assert sorted(det.boxes.index(d.box) for d in res.digits) == kept
