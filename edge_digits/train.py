@@ -115,6 +115,7 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
+    commit = reports.git_commit()  # now: the tree may change while the model trains
     tr, va = _split(d, cfg.seed)
     x_val, y_val = _prep(d.x_train[va], recipe.input_size), d.y_train[va]
     steps = max(1, int(np.ceil(len(tr) / batch)))
@@ -175,7 +176,7 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         "train_seconds": round(train_s, 1), "epochs_run": progress.epochs_run, "epochs_planned": epochs,
         "interrupted": interrupted, "seed": cfg.seed, "camera_crops": n_cam, "camera_not_digits": n_not,
         "data": {"source": d.source, "sha256": d.sha256, "eval_set": d.eval_set},
-        "versions": reports.library_versions(), "git_commit": reports.git_commit(),
+        "versions": reports.library_versions(), "git_commit": commit,
     })
     _write_run(out, model, metrics, hist, d, cfg)
     return RunResult(out, metrics)
