@@ -165,3 +165,32 @@ def near_pairs(b: np.ndarray, limit: int = 3) -> list[tuple[int, int]]:
         for j in js[np.argsort(gap[i, js], kind="stable")[:limit]]:
             out.add((min(i, j), max(i, j)))
     return sorted(out)
+
+
+def choose(conf: np.ndarray, det, min_confidence: float) -> np.ndarray:
+    """Which candidates of a frame (edge_digits.vision.Detections) to keep, from the model's confidence in
+    each: none under min_confidence; a wide blob or its two halves (det.splits), and two near groups apart
+    or joined (det.joins), whichever the model is surer of."""
+    keep = conf >= min_confidence
+    halves = {}
+    for whole, a, b in det.splits:
+        halves[whole] = (a, b)
+        w, h = det.boxes[whole][2:]
+        # hardly any digit is half again as wide as tall: there, two readable halves win
+        if min(conf[a], conf[b]) > (min(conf[whole], min_confidence) if w > 1.5 * h else conf[whole]):
+            keep[whole] = False
+        else:
+            keep[a] = keep[b] = False
+    used = set()
+    for u, a, b in sorted(det.joins, key=lambda j: -conf[j[0]]):
+        keep[u] = False
+        parts = [i for i in (a, b) if i is not None]
+        if used.intersection(parts):
+            continue
+        every = parts + [k for i in parts for k in halves.get(i, ())]
+        best = max((conf[i] for i in every if keep[i]), default=0.0)
+        if conf[u] >= min_confidence and conf[u] > best:
+            keep[u] = True
+            keep[every] = False
+            used.update(parts)
+    return keep

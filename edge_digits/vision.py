@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .blobs import SPLIT_ASPECT, long_runs, merge, near_pairs, split
+from .blobs import SPLIT_ASPECT, choose, long_runs, merge, near_pairs, split
 from .config import MIN_CONFIDENCE
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
@@ -277,29 +277,9 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
     if len(batch):
         probs = runner.predict(batch)
         labels, conf = probs.argmax(1), probs.max(1)
-        keep = conf >= min_confidence
-        rejected = int(len(keep) - keep.sum())
-        halves = {}
-        for whole, a, b in det.splits:
-            halves[whole] = (a, b)
-            w, h = det.boxes[whole][2:]
-            # hardly any digit is half again as wide as tall: there, two readable halves win
-            if min(conf[a], conf[b]) > (min(conf[whole], min_confidence) if w > 1.5 * h else conf[whole]):
-                keep[whole] = False
-            else:
-                keep[a] = keep[b] = False
-        used = set()
-        for u, a, b in sorted(det.joins, key=lambda j: -conf[j[0]]):
-            keep[u] = False
-            parts = [i for i in (a, b) if i is not None]
-            if used.intersection(parts):
-                continue
-            every = parts + [k for i in parts for k in halves.get(i, ())]
-            best = max((conf[i] for i in every if keep[i]), default=0.0)
-            if conf[u] >= min_confidence and conf[u] > best:
-                keep[u] = True
-                keep[every] = False
-                used.update(parts)
+        keep = choose(conf, det, min_confidence)
+        joined = {u for u, _, _ in det.joins}
+        rejected = sum(1 for i in range(len(conf)) if i not in joined and conf[i] < min_confidence)
         digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in np.flatnonzero(keep)]
     t3 = time.perf_counter()
     ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
