@@ -282,7 +282,7 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         "parameters": int(src.model.count_params()),
         "flops_per_digit": src.metrics.get("flops_per_digit"),
         "training": {k: src.metrics.get(k) for k in ("accuracy", "loss", "epochs_run", "train_seconds", "seed",
-                                                      "optimizer", "camera_crops") if k in src.metrics},
+                                                      "optimizer", "camera_crops", "camera_not_digits") if k in src.metrics},
         "git_commit": reports.git_commit(), "versions": reports.library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -11,6 +11,13 @@ from edge_digits.artifacts import read_manifest
 
 CAM = (", on MNIST plus {:,} digits as the camera pipeline cuts them out of photo-like pages of MNIST training "
        "digits (`edge_digits/camera_data.py`)")
+NOT = (", and {:,} candidates from those pages that are no whole digit (pieces, neighbours taken together, specks), "
+       "trained to give no opinion (a uniform output)")
+
+
+def cam_text(tr: dict) -> str:
+    n_not = tr.get("camera_not_digits", 0)
+    return CAM.format(tr["camera_crops"] - n_not) + (NOT.format(n_not) if n_not else "")
 
 
 def main(folder):
@@ -26,7 +33,7 @@ def main(folder):
         "",
         f"A {src['parameters']:,}-parameter CNN, {src['flops_per_digit'] / 1e6:.2f} MFLOPs per digit, trained "
         f"{tr.get('epochs_run', '?')} epochs ({tr.get('train_seconds', 0) / 60:.1f} min on 2 CPU cores, seed "
-        f"{tr.get('seed', '?')}) with augmentation{CAM.format(tr.get('camera_crops', 0)) if cam else ''}. Made by `make models` (git {str(src.get('git_commit'))[:10]}, "
+        f"{tr.get('seed', '?')}) with augmentation{cam_text(tr) if cam else ''}. Made by `make models` (git {str(src.get('git_commit'))[:10]}, "
         f"{src.get('created', '')}); `manifest.json` holds every detail, including input/output quantization.",
         "",
         f"Accuracy on the {ev['kind']} MNIST test set ({ev['n']:,} images), measured through each file's own runtime:",
