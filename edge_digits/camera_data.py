@@ -23,15 +23,14 @@ def camera_crops(x: np.ndarray, y: np.ndarray, pages: int, seed: int) -> tuple[n
     for _ in range(pages):
         p = synth.make_page(x, y, rng)
         det = vision.find_digits(p.image, pieces=True)
-        # each true digit once, from the candidate that fits it best, as the camera would read it
-        for box, label in zip(p.boxes, p.labels):
-            best = max(((vision.iou(box, b), j) for j, b in enumerate(det.boxes)), default=(0.0, -1))
-            if best[0] >= 0.5:
-                xs.append(vision.normalize_crop(det.crops[best[1]]))
+        truth = np.concatenate([p.boxes, p.ignore])  # the ignored digits, cut by the frame edge, come last
+        ious = np.array([[vision.iou(b, t) for t in truth] for b in det.boxes]).reshape(len(det.boxes), len(truth))
+        # each true digit once, from the candidate that fits it best (the last of equals), as the camera reads it
+        for i, label in enumerate(p.labels):
+            if len(det.boxes) and ious[:, i].max() >= 0.5:
+                xs.append(vision.normalize_crop(det.crops[len(det.boxes) - 1 - int(ious[::-1, i].argmax())]))
                 ys.append(label)
-        for box, crop in zip(det.boxes, det.crops):
-            near = max((vision.iou(box, t) for t in np.concatenate([p.boxes, p.ignore])), default=0.0)
-            if near < 0.4:
-                xs.append(vision.normalize_crop(crop))
-                ys.append(NOT_A_DIGIT)
+        for j in np.flatnonzero(ious.max(1, initial=0.0) < 0.4):
+            xs.append(vision.normalize_crop(det.crops[j]))
+            ys.append(NOT_A_DIGIT)
     return np.array(xs, np.uint8).reshape(-1, vision.CANVAS, vision.CANVAS), np.array(ys, np.uint8)
