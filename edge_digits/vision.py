@@ -20,6 +20,10 @@ from .config import MIN_CONFIDENCE
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
 INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
+# A second look for small digits in faint ink, of which that threshold keeps only specks: blobs up to
+# FAINT_MIN_H to FAINT_MAX_H working pixels tall in the ink at this lower threshold, offered where nothing
+# else was found (lower, the faint ink's noise makes blobs of that size)
+FAINT_RATIO, FAINT_MIN_H, FAINT_MAX_H = 0.18, 12, 32
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
 STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale of normalize_crop (median)
@@ -51,10 +55,12 @@ class Detections:
     # (whole, left, right) indices into boxes: a wide blob that may be two touching digits, given both
     # ways; read_frame keeps whichever reading the model is surer of
     splits: list[tuple[int, int, int]] = field(default_factory=list)
-    # (union, a, b): two near groups the merge left apart, also offered joined (a piece of a digit alone
-    # reads as some other digit); a or b is None where that group alone was no digit candidate.
-    # read_frame keeps the union when the model is surer of it than of either part
-    joins: list[tuple[int, int | None, int | None]] = field(default_factory=list)
+    # (whole, part, ...): a candidate offered instead of the candidates it covers (maybe none): two near
+    # groups the merge left apart, joined (a piece of a digit alone reads as some other digit), or a
+    # faint small digit seen at the lower threshold. read_frame keeps the whole when the model is surer
+    # of it than of every part
+    joins: list[tuple[int, ...]] = field(default_factory=list)
+    faint: list[int] = field(default_factory=list)  # candidates of the second look, in the faint ink
 
 
 @dataclass
@@ -68,11 +74,11 @@ class FrameResult:
     probs: np.ndarray | None = field(default=None, repr=False)
 
 
-def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels clearly darker than the paper around them. The paper's white level is estimated on a 1/8
+def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels clearly darker than the paper around them, and (for the second look) faintly darker. The paper's white level is estimated on a 1/8
     frame: a max filter wider than any stroke erases the ink, so shadows and gradients divide out while
     the inside of a thick marker digit still counts as ink (a local-mean adaptive threshold loses it).
-    Returns the mask and the paper level."""
+    Returns the mask, the faint mask and the paper level."""
     H, W = gray.shape
     sw, sh = max(8, W // 8), max(8, H // 8)
     small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -82,7 +88,8 @@ def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     paper = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
     darker = cv2.subtract(paper, cv2.GaussianBlur(gray, (3, 3), 0))  # blurred against noise for the mask
     need = cv2.max(cv2.convertScaleAbs(paper, alpha=INK_RATIO), INK_MIN)
-    return cv2.compare(darker, need, cv2.CMP_GT), paper
+    faint = cv2.max(cv2.convertScaleAbs(paper, alpha=FAINT_RATIO), INK_MIN)
+    return cv2.compare(darker, need, cv2.CMP_GT), cv2.compare(darker, faint, cv2.CMP_GT), paper
 
 
 def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
@@ -100,7 +107,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
     H, W = gray.shape
     if min(H, W) < 2 * MIN_HEIGHT:  # too small to hold a digit and its margin
         return Detections([], [], np.zeros((H, W), np.uint8), scale)
-    mask, paper = ink_mask(gray)
+    mask, faint, paper = ink_mask(gray)
     if cv2.countNonZero(mask) > 0.3 * H * W:  # noise or texture, not ink on paper
         return Detections([], [], mask, scale)
     # one direction after the other: where a margin line crosses a ruled line, each looks thick to the
@@ -112,29 +119,12 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
         quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
     clean = cv2.subtract(clean, long_runs(clean, quarter, False))
-    contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return Detections([], [], clean, scale)
-    rects = np.array([cv2.boundingRect(c) for c in contours])
-    # specks cannot hold a digit and would only slow the merge down
-    idx = np.flatnonzero((np.maximum(rects[:, 2], rects[:, 3]) >= 6) & ~((rects[:, 3] <= 2) & (rects[:, 2] >= 4)))
-    thin = (rects[idx, 2] <= 3) & (rects[idx, 3] >= 2 * rects[idx, 2])
-    if thin.sum() >= 3:
-        # a faint margin line the threshold broke into dashes, too short for line removal: three or more
-        # thin pieces in one column
-        cx = rects[idx[thin], 0] + rects[idx[thin], 2] / 2
-        column = (np.abs(cx[:, None] - cx[None]) <= 4).sum(1) >= 3
-        keep = np.ones(len(idx), bool)
-        keep[np.flatnonzero(thin)[column]] = False
-        idx = idx[keep]
-    if len(idx) == 0:
-        return Detections([], [], clean, scale)
-    if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
-        idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
     lines = cv2.subtract(mask, clean)
+    main = _blobs(clean)
 
-    def cut_out(members):
+    def cut_out(members, src=main):
         """The box and ink crop of one group of contours, or None where it cannot be a whole digit."""
+        contours, rects, clean = src
         r = rects[members]
         x0, y0 = r[:, 0].min(), r[:, 1].min()
         x1, y1 = (r[:, 0] + r[:, 2]).max(), (r[:, 1] + r[:, 3]).max()
@@ -170,7 +160,8 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         return len(boxes) - 1
 
     boxes, crops, splits, joins = [], [], [], []
-    groups = [idx[g] for g in merge(rects[idx], (W, H))]
+    rects = main[1]
+    groups = merge(rects, (W, H))
     kept = {}  # group number -> index into boxes
     for n, members in enumerate(groups):
         got = cut_out(members)
@@ -189,12 +180,77 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
                 splits.append((kept[n], len(boxes), len(boxes) + 1))
                 for hx, hy, hw, hh in halves:
                     add(x0 + hx, y0 + hy, hw, hh, ink[hy: hy + hh, hx: hx + hw])
-    for a, b in near_pairs(np.array([[*rects[m, :2].min(0), *(rects[m, :2] + rects[m, 2:]).max(0)] for m in groups]
-                                    ).reshape(-1, 4)):
+    gb = _union_boxes(rects, groups)
+    for a, b in near_pairs(gb):
         got = cut_out(np.concatenate([groups[a], groups[b]]))
         if got is not None and got[0][2] <= SPLIT_ASPECT * got[0][3]:
-            joins.append((add(*got[0], got[2]), kept.get(a), kept.get(b)))
-    return Detections(boxes, crops, clean, scale, splits, joins)
+            joins.append((add(*got[0], got[2]), *(kept[n] for n in (a, b) if n in kept)))
+    # The second look: small blobs in the faint ink, away from the lines found above (and their faint rim),
+    # that no candidate already fits. Each is offered instead of the candidates it covers, if any.
+    contours, r, fmask = _blobs(cv2.subtract(faint, cv2.dilate(lines, np.ones((3, 3), np.uint8))))
+    fit = np.flatnonzero((r[:, 3] <= FAINT_MAX_H) & (r[:, 2] <= 2 * FAINT_MAX_H))
+    # thin blobs stacked in one column: a faint margin line the ruled lines cut into dashes, not 1s
+    thin = r[:, 2] <= np.maximum(3, 0.4 * r[:, 3])
+    cx = r[:, 0] + r[:, 2] / 2
+    t = fit[thin[fit]]
+    column = np.zeros(len(r), bool)
+    column[t] = (np.abs(cx[t, None] - cx[None, thin]) <= 5).sum(1) >= 2
+    # most faint blobs are digits found already, or pieces of them: only the rest go on
+    f, mb = r[fit], gb[list(kept)]
+    ix = np.minimum(f[:, None, 0] + f[:, None, 2], mb[None, :, 2]) - np.maximum(f[:, None, 0], mb[None, :, 0])
+    iy = np.minimum(f[:, None, 1] + f[:, None, 3], mb[None, :, 3]) - np.maximum(f[:, None, 1], mb[None, :, 1])
+    inside = (np.clip(ix, 0, None) * np.clip(iy, 0, None) >= 0.8 * (f[:, 2] * f[:, 3])[:, None]).any(1)
+    rest = fit[~inside & ~column[fit]]
+    src = [contours[i] for i in rest], r[rest], fmask
+    groups = merge(src[1], (W, H))
+    fb = _union_boxes(src[1], groups)
+    fw, fh = fb[:, 2] - fb[:, 0], fb[:, 3] - fb[:, 1]
+    mine, faint = [boxes[i] for i in kept.values()], []
+    # a pen stroke seen in the faint ink is wider than 2 px
+    for n in np.flatnonzero((fh >= FAINT_MIN_H) & (fh <= FAINT_MAX_H) & (fw >= 3)):
+        got = cut_out(groups[n], src)
+        if got is None:
+            continue
+        (x0, y0, w, h), _, ink = got
+        box = (int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale)))
+        if any(iou(box, b) >= 0.5 for b in boxes):
+            continue
+        covered = [i for i, b in zip(kept.values(), mine) if intersection(box, b) > 0.3 * b[2] * b[3]]
+        joins.append((add(x0, y0, w, h, ink), *covered))
+        faint.append(len(boxes) - 1)
+    return Detections(boxes, crops, clean, scale, splits, joins, faint)
+
+
+def _union_boxes(rects: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """(x0, y0, x1, y1) of each group of (x, y, w, h) rects. Most groups are one blob: those take no loop."""
+    gb = np.zeros((len(groups), 4), np.int64)
+    if groups:
+        first = rects[[g[0] for g in groups]]
+        gb[:] = np.column_stack([first[:, :2], first[:, :2] + first[:, 2:]])
+    for k, g in enumerate(groups):
+        if len(g) > 1:
+            gb[k] = [*rects[g, :2].min(0), *(rects[g, :2] + rects[g, 2:]).max(0)]
+    return gb
+
+
+def _blobs(m: np.ndarray):
+    """Outer contours of a mask, their boxes, the mask: the blobs that may be (part of) a digit."""
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rects = np.array([cv2.boundingRect(c) for c in contours], np.int64).reshape(-1, 4)
+    # specks cannot hold a digit and would only slow the merge down
+    idx = np.flatnonzero((np.maximum(rects[:, 2], rects[:, 3]) >= 6) & ~((rects[:, 3] <= 2) & (rects[:, 2] >= 4)))
+    thin = (rects[idx, 2] <= 3) & (rects[idx, 3] >= 2 * rects[idx, 2])
+    if thin.sum() >= 3:
+        # a faint margin line the threshold broke into dashes, too short for line removal: three or more
+        # thin pieces in one column
+        cx = rects[idx[thin], 0] + rects[idx[thin], 2] / 2
+        column = (np.abs(cx[:, None] - cx[None]) <= 4).sum(1) >= 3
+        keep = np.ones(len(idx), bool)
+        keep[np.flatnonzero(thin)[column]] = False
+        idx = idx[keep]
+    if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
+        idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
+    return [contours[i] for i in idx], rects[idx], m
 
 
 def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
@@ -278,7 +334,7 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
         probs = runner.predict(batch)
         labels, conf = probs.argmax(1), probs.max(1)
         keep = choose(conf, det, min_confidence)
-        joined = {u for u, _, _ in det.joins}
+        joined = {j[0] for j in det.joins}
         rejected = sum(1 for i in range(len(conf)) if i not in joined and conf[i] < min_confidence)
         digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in np.flatnonzero(keep)]
     t3 = time.perf_counter()
