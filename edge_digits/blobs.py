@@ -173,7 +173,7 @@ def near_pairs(b: np.ndarray, limit: int = 3) -> list[tuple[int, int]]:
 
 
 def choose(conf: np.ndarray, det, min_confidence: float) -> np.ndarray:
-    """Which candidates of a frame (edge_digits.vision.Detections) to keep, from the model's confidence in
+    """Which candidates of a frame (edge_digits.detect.Detections) to keep, from the model's confidence in
     each: none under min_confidence (nor under FAINT_MIN_CONFIDENCE, for a candidate seen only in the faint
     ink); a wide blob or its two halves (det.splits), and a candidate or the ones it covers (det.joins),
     whichever the model is surer of."""
@@ -201,3 +201,16 @@ def choose(conf: np.ndarray, det, min_confidence: float) -> np.ndarray:
             keep[every] = False
             used.update(parts)
     return keep
+
+
+def intersection(a, b) -> int:
+    """The overlapping area of two (x, y, w, h) boxes."""
+    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(ix, 0) * max(iy, 0)
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    inter = intersection(a, b)
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0

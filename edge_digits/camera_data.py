@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import synth, vision
+from . import blobs, detect, synth, vision
 
 
 NOT_A_DIGIT = 10  # the label of a crop that is no whole digit: train asks the model for no opinion on it
@@ -22,9 +22,9 @@ def camera_crops(x: np.ndarray, y: np.ndarray, pages: int, seed: int) -> tuple[n
     xs, ys = [], []
     for _ in range(pages):
         p = synth.make_page(x, y, rng)
-        det = vision.find_digits(p.image, pieces=True)
+        det = detect.find_digits(p.image, pieces=True)
         truth = np.concatenate([p.boxes, p.ignore])  # the ignored digits, cut by the frame edge, come last
-        ious = np.array([[vision.iou(b, t) for t in truth] for b in det.boxes]).reshape(len(det.boxes), len(truth))
+        ious = np.array([[blobs.iou(b, t) for t in truth] for b in det.boxes]).reshape(len(det.boxes), len(truth))
         # each true digit once, from the candidate that fits it best (the last of equals), as the camera reads it
         for i, label in enumerate(p.labels):
             if len(det.boxes) and ious[:, i].max() >= 0.5:

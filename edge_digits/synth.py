@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .vision import intersection, iou
+from .blobs import intersection, iou
 
 # BGR inks: black, blue, dark blue, red, green, graphite
 INKS = [(20, 20, 25), (140, 40, 20), (90, 30, 30), (40, 40, 170), (40, 110, 30), (70, 70, 70)]

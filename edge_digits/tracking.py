@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vision import Digit, group_readings, iou
+from .blobs import iou
+from .vision import Digit, group_readings
 
 
 @dataclass
