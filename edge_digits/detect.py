@@ -93,16 +93,19 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
     def cut_out(members, src=main):
         """The box and ink crop of one group of contours, or None where it cannot be a whole digit."""
         contours, rects, clean = src
-        r = rects[members]
-        x0, y0 = r[:, 0].min(), r[:, 1].min()
-        x1, y1 = (r[:, 0] + r[:, 2]).max(), (r[:, 1] + r[:, 3]).max()
-        w, h = x1 - x0, y1 - y0
+        if len(members) == 1:  # most groups: plain ints, no array reductions
+            x0, y0, w, h = rects[members[0]].tolist()
+        else:
+            r = rects[members]
+            x0, y0 = int(r[:, 0].min()), int(r[:, 1].min())
+            w, h = int((r[:, 0] + r[:, 2]).max()) - x0, int((r[:, 1] + r[:, 3]).max()) - y0
+        x1, y1 = x0 + w, y0 + h
         if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h:
             return None
         if x0 <= 0 or y0 <= 0 or x1 >= W or y1 >= H:
             return None  # cut by the frame edge: half a digit reads as another digit
         own = np.zeros((h, w), np.uint8)
-        cv2.drawContours(own, [contours[i] for i in members], -1, 255, -1, offset=(-int(x0), -int(y0)))
+        cv2.drawContours(own, [contours[i] for i in members], -1, 255, -1, offset=(-x0, -y0))
         crop = cv2.bitwise_and(clean[y0:y1, x0:x1], own)
         # give back the pixels a removed line took out of this digit's strokes
         cut = lines[y0:y1, x0:x1]
