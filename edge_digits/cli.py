@@ -64,7 +64,7 @@ def train(
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Augmentation (default: on for edge).")] = None,
     camera_pages: Annotated[Optional[int], typer.Option(
         help="Photo-like pages of training digits, cut out by the camera pipeline, added to the training set "
-             "(default: the recipe's: 4000 for edge-cam, else 0).")] = None,
+             "(default: the recipe's: 8000 for edge-cam, else 0).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz (Keras layout) or a folder of IDX files.")] = None,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/train"),

@@ -74,7 +74,7 @@ class TrainConfig:
     optimizers: list[Optimizer] = field(default_factory=list)  # empty: the recipe's own optimizer
     lr: float | None = None
     augment: bool | None = None  # None: the recipe's default (on for edge)
-    camera_pages: int | None = None  # None: the recipe's (edge-cam: 4000 pages of camera crops; others 0)
+    camera_pages: int | None = None  # None: the recipe's (edge-cam: 8000 pages of camera crops; others 0)
     seed: int = 0
     data: Path | None = None
     out: Path = Path("runs/train")
