@@ -6,6 +6,9 @@ import cv2
 import numpy as np
 
 MERGE_ROUNDS = 8  # a digit has few pieces; each round joins every group with one partner
+# structuring elements, made once (rows x cols)
+K3, K3x1, K1x3, K5x1, K1x5, K1x15, K15x1 = (np.ones(s, np.uint8) for s in ((3, 3), (3, 1), (1, 3), (5, 1), (1, 5),
+                                                                          (1, 15), (15, 1)))
 SPLIT_ASPECT = 1.2  # wider than this a blob may be two touching digits (4% of MNIST digits are)
 # Faint ink has more noise than digits: a blob found only there must convince the model more. On the
 # development pages this halved the false alarms of the faint look and lost one digit in 3,939.
@@ -29,7 +32,7 @@ def long_runs(mask: np.ndarray, quarter: np.ndarray, horizontal: bool) -> np.nda
     if not wide.any():
         return np.zeros_like(mask)
     # the wide band lets tilted lines through; keep only the cells the line itself is in
-    band = cv2.bitwise_and(wide, cv2.dilate(sq, np.ones((3, 3), np.uint8)))
+    band = cv2.bitwise_and(wide, cv2.dilate(sq, K3))
     # work only around the lines (a margin line is a narrow strip of the frame), with room for the
     # kernels: the band is blown up to full size there only
     sh, sw = band.shape
@@ -48,11 +51,10 @@ def long_runs(mask: np.ndarray, quarter: np.ndarray, horizontal: bool) -> np.nda
     # In the band go the pixels in long runs along it, unless the ink there is thicker across than a
     # ruled line: a digit stroke crossing the line or lying on it. (The wide dark band a page edge leaves
     # stays too, but it touches the frame edge, and blobs that do are dropped.)
-    across, run = (np.ones((5, 1), np.uint8), np.ones((1, 15), np.uint8)) if horizontal else \
-        (np.ones((1, 5), np.uint8), np.ones((15, 1), np.uint8))
+    across, run = (K5x1, K1x15) if horizontal else (K1x5, K15x1)
     along = cv2.morphologyEx(m, cv2.MORPH_OPEN, run)
     # a ragged line edge has short runs: take a pixel more on each side
-    line = cv2.bitwise_and(cv2.dilate(cv2.bitwise_and(band, along), across[:3] if horizontal else across[:, :3]), m)
+    line = cv2.bitwise_and(cv2.dilate(cv2.bitwise_and(band, along), K3x1 if horizontal else K1x3), m)
     out = np.zeros_like(mask)
     out[y0:y1, x0:x1] = cv2.subtract(line, cv2.morphologyEx(m, cv2.MORPH_OPEN, across))
     return out

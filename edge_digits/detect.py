@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .blobs import SPLIT_ASPECT, intersection, iou, long_runs, merge, near_pairs, split
+from .blobs import K3, SPLIT_ASPECT, intersection, iou, long_runs, merge, near_pairs, split
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
 INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
@@ -120,7 +120,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
             return None  # a wisp or a solid blot
         # The crop keeps the grey levels, not the binary mask: a 15 px digit has no detail to spare. Ink
         # 75% darker than the paper counts as full ink; the soft rim just outside the mask comes along.
-        rim = cv2.subtract(cv2.dilate(crop, np.ones((3, 3), np.uint8)), cut)
+        rim = cv2.subtract(cv2.dilate(crop, K3), cut)
         p = paper[y0:y1, x0:x1]
         ink = cv2.divide(cv2.subtract(p, gray[y0:y1, x0:x1]), p, scale=255 / 0.75)
         return (x0, y0, w, h), crop, cv2.bitwise_and(ink, rim)
@@ -231,13 +231,12 @@ def _second_look(darker, paper, lines, rects, kb):
             merged.append(w)
     fmask = np.zeros(darker.shape, np.uint8)  # the faint ink less the lines, for the crops: in the windows only
     contours, out = [], []
-    k3 = np.ones((3, 3), np.uint8)
     for x0, y0, x1, y1 in merged:
         need = cv2.max(cv2.convertScaleAbs(paper[y0:y1, x0:x1], alpha=FAINT_RATIO), INK_MIN)
         faint = cv2.subtract(cv2.compare(darker[y0:y1, x0:x1], need, cv2.CMP_GT), lines[y0:y1, x0:x1])
         fmask[y0:y1, x0:x1] = faint
         # the faint rim of a removed line goes too
-        cs, _ = cv2.findContours(cv2.subtract(faint, cv2.dilate(lines[y0:y1, x0:x1], k3)), cv2.RETR_EXTERNAL,
+        cs, _ = cv2.findContours(cv2.subtract(faint, cv2.dilate(lines[y0:y1, x0:x1], K3)), cv2.RETR_EXTERNAL,
                                  cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
         for c in cs:
             x, y, w, h = cv2.boundingRect(c)

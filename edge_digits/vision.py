@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .blobs import choose
+from .blobs import K3, choose
 from .config import MIN_CONFIDENCE
 from .detect import Detections, find_digits
 
@@ -66,7 +66,7 @@ def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
         c = cv2.resize(c, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         b = cv2.compare(c, 127, cv2.CMP_GT)
         area = cv2.countNonZero(b)
-        edge = area - cv2.countNonZero(cv2.erode(b, np.ones((3, 3), np.uint8)))
+        edge = area - cv2.countNonZero(cv2.erode(b, K3))
         width = 2.0 * area / max(edge, 1)
         d = int(round((width - STROKE_TARGET) / 2))
         if d:

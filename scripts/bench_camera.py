@@ -188,20 +188,22 @@ Full numbers: `camera.json` beside this file.
 {shortfalls}
 
 What the misses are, from looking at them on development pages (`edge_digits.synth` seeds 1000, 2000 and
-3000, 300 pages each; never this seed):
-- About a third of the missed digits are the smallest ones in faint ink (red, green or graphite, blurred):
-  only specks of them pass the ink threshold. Taking the ink again at a lower threshold around small blobs
-  (hysteresis) recovered few of them on the development pages, and was left out.
-- About a third are digits in pieces that are still not put together: three pieces or more, or a piece
-  further off than a quarter of the digit's height (the hat of a 5), so that neither the merge rules nor
-  the joined candidates the model chooses from (`blobs.near_pairs`) hold the whole digit.
-- A faint ruled line that the ink threshold keeps only in stretches shorter than the line search's kernel
-  (about 200 px) stays on the page, and the stub of it that touches a digit widens the box past IoU 0.5
-  (a 1 doubles in width). A shorter kernel or a lower threshold for the search found these lines, but
-  also took strokes of digits that lay along lines, and lost more than it won on the development pages.
-- Marker digits whose loops blur shut are solid blots, dropped by the shape rules, or read as a 1.
+3000, 300 pages each, 3,939 digits; never this seed): 35 digits missed, 19 of them under 20 px tall.
+- Most are still the smallest digits in faint ink (red, green or graphite, blurred). The second look
+  (`detect._second_look`: a lower threshold in windows around what the first left unexplained) finds those
+  of which the main threshold keeps at least a bit; one that leaves nothing there, or whose faint strokes
+  run into a neighbour or a line, stays missed. A second look over the whole frame found one digit more
+  in the 3,939 of the development pages, with more false alarms, in about twice the time.
+- A stub of a faint ruled line that the ink threshold keeps only in stretches shorter than the line
+  search's kernel (about 200 px) stays on the page, and where it touches a digit it widens the box past
+  IoU 0.5 (a 1 or a 0 doubles in width). A shorter kernel or a lower threshold for the search found these
+  lines but also took strokes of digits lying along lines, and lost more than they won on the development
+  pages; trimming stubs beside a removed line changed nothing (these lines are never found).
+- Blurred marker digits whose loops close up are solid blots, dropped by the shape rules or read as a 1.
+- Digits still in pieces (the hat of a 5 far off, a 4 in three strokes), and small digits that touch a
+  neighbour.
 - Misread digits are again mostly the small ones (the table by height above), plus MNIST digits that are
-  ambiguous in themselves (a 4 whose top closed, a 7 written like a 1).
+  ambiguous in themselves (a 4 whose top closed, a 7 written like a 1, a 3 like a 5).
 """
 
 
