@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .blobs import K3, SPLIT_ASPECT, intersection, iou, long_runs, merge, near_pairs, split
+from .blobs import K3, SPLIT_ASPECT, intersection, iou, long_runs, merge, near_pairs, shrink, split
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
 INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
@@ -80,12 +80,12 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         return Detections([], [], mask, scale)
     # one direction after the other: where a margin line crosses a ruled line, each looks thick to the
     # other, and the crossing would stay behind
-    quarter = cv2.resize(mask, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
+    quarter = shrink(mask, (max(1, W // 4), max(1, H // 4)))
     ruled = long_runs(mask, quarter, True)
     clean = cv2.subtract(mask, ruled)
     if cv2.countNonZero(ruled):
         # the vertical search needs the ruled lines gone: stacked close, they would pass for one tall stroke
-        quarter = cv2.resize(clean, (max(1, W // 4), max(1, H // 4)), interpolation=cv2.INTER_AREA)
+        quarter = shrink(clean, (max(1, W // 4), max(1, H // 4)))
     clean = cv2.subtract(clean, long_runs(clean, quarter, False))
     lines = cv2.subtract(mask, clean)
     main = _blobs(clean)
