@@ -241,6 +241,18 @@ def test_digits_cut_by_the_frame_edge_are_no_ground_truth(digits):
     assert synth.score(truth, [stray])["precision"] < 1.0
 
 
+@pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (481, 643), (37, 50)])
+def test_shrink_is_an_area_resize(shape):
+    from edge_digits.blobs import shrink
+
+    rng = np.random.default_rng(0)
+    for p in (0.02, 0.2):
+        m = ((rng.random(shape) < p) * 255).astype(np.uint8)
+        for size in [(shape[1] // 4, shape[0] // 4), (shape[1] // 8, shape[0] // 4), (shape[1] // 4, shape[0] // 8)]:
+            ours, area = shrink(m, size).astype(int), cv2.resize(m, size, interpolation=cv2.INTER_AREA)
+            assert np.abs(ours - area).max() <= 1 and np.array_equal(ours > 10, area > 10)
+
+
 def test_near_pieces_are_offered_joined():
     from edge_digits.blobs import near_pairs
 
