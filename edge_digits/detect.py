@@ -16,9 +16,9 @@ from .blobs import K3, SPLIT_ASPECT, intersection, iou, long_runs, merge, near_p
 
 MAX_SIDE = 1024  # larger frames are shrunk first: a phone photo has far more pixels than a digit needs
 INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint ruled lines are not
-# A second look for small digits in faint ink, of which that threshold keeps only specks: blobs up to
-# FAINT_MIN_H to FAINT_MAX_H working pixels tall in the ink at this lower threshold, offered where nothing
-# else was found (lower, the faint ink's noise makes blobs of that size)
+# A second look for small digits in faint ink, of which that threshold keeps only bits (_second_look):
+# blobs FAINT_MIN_H to FAINT_MAX_H working pixels tall in the ink at this lower threshold, where no
+# candidate fits (shorter ones are mostly the faint ink's noise)
 FAINT_RATIO, FAINT_MIN_H, FAINT_MAX_H = 0.18, 12, 32
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
@@ -40,7 +40,6 @@ class Detections:
     # of it than of every part
     joins: list[tuple[int, ...]] = field(default_factory=list)
     faint: list[int] = field(default_factory=list)  # candidates of the second look, in the faint ink
-
 
 
 def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,21 +158,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
     # The second look: small blobs in the faint ink, away from the lines found above (and their faint rim),
     # that no candidate already fits. Each is offered instead of the candidates it covers, if any.
     kb = gb[list(kept)]
-    contours, r, fmask = _second_look(darker, paper, lines, main[1], kb)
-    fit = np.flatnonzero((r[:, 3] <= FAINT_MAX_H) & (r[:, 2] <= 2 * FAINT_MAX_H))
-    # thin blobs stacked in one column: a faint margin line the ruled lines cut into dashes, not 1s
-    thin = r[:, 2] <= np.maximum(3, 0.4 * r[:, 3])
-    cx = r[:, 0] + r[:, 2] / 2
-    t = fit[thin[fit]]
-    column = np.zeros(len(r), bool)
-    column[t] = (np.abs(cx[t, None] - cx[None, thin]) <= 5).sum(1) >= 2
-    # most faint blobs are digits found already, or pieces of them: only the rest go on
-    f = r[fit]
-    ix = np.minimum(f[:, None, 0] + f[:, None, 2], kb[None, :, 2]) - np.maximum(f[:, None, 0], kb[None, :, 0])
-    iy = np.minimum(f[:, None, 1] + f[:, None, 3], kb[None, :, 3]) - np.maximum(f[:, None, 1], kb[None, :, 1])
-    inside = (np.maximum(ix, 0) * np.maximum(iy, 0) >= 0.8 * (f[:, 2] * f[:, 3])[:, None]).any(1)
-    rest = fit[~inside & ~column[fit]]
-    src = [contours[i] for i in rest], r[rest], fmask
+    src = _second_look(darker, paper, lines, main[1], kb)
     groups = merge(src[1], (W, H))
     fb = _union_boxes(src[1], groups)
     fw, fh = fb[:, 2] - fb[:, 0], fb[:, 3] - fb[:, 1]
@@ -206,17 +191,18 @@ def _union_boxes(rects: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
 
 
 def _second_look(darker, paper, lines, rects, kb):
-    """Blobs of the faint ink (FAINT_RATIO) around seeds: blobs of the main ink (rects) that made no
-    candidate, and the small candidates (kb: x0, y0, x1, y1), which may be a piece of a faint digit.
+    """Blobs of the faint ink (FAINT_RATIO) around seeds, as (contours, rects, mask) for cut_out: blobs of
+    the main ink (rects) that made no candidate, and the small candidates (kb: x0, y0, x1, y1), which may
+    be a piece of a faint digit. Blobs inside a candidate or in a column of thin ones are left out.
     Only windows around the seeds are searched: a faint digit leaves at least a bit at the main threshold,
     and the whole frame at the lower one is mostly sensor noise (and twice the time)."""
     H, W = darker.shape
-    r = rects[rects[:, 3] <= FAINT_MAX_H]
-    x1, y1 = r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]
-    within = ((r[:, None, 0] >= kb[None, :, 0]) & (r[:, None, 1] >= kb[None, :, 1])
-              & (x1[:, None] <= kb[None, :, 2]) & (y1[:, None] <= kb[None, :, 3])).any(1)
+    sb = rects[rects[:, 3] <= FAINT_MAX_H]
+    sx1, sy1 = sb[:, 0] + sb[:, 2], sb[:, 1] + sb[:, 3]
+    within = ((sb[:, None, 0] >= kb[None, :, 0]) & (sb[:, None, 1] >= kb[None, :, 1])
+              & (sx1[:, None] <= kb[None, :, 2]) & (sy1[:, None] <= kb[None, :, 3])).any(1)
     small = kb[kb[:, 3] - kb[:, 1] <= FAINT_MAX_H]
-    s = np.concatenate([r[~within], np.column_stack([small[:, :2], small[:, 2:] - small[:, :2]])])
+    s = np.concatenate([sb[~within], np.column_stack([small[:, :2], small[:, 2:] - small[:, :2]])])
     # a digit holding the seed reaches no further from it than FAINT_MAX_H less the seed's own size
     mx, my = np.maximum(FAINT_MAX_H - s[:, 2], 4) + 1, np.maximum(FAINT_MAX_H - s[:, 3], 4) + 1
     win = np.column_stack([np.maximum(s[:, 0] - mx, 0), np.maximum(s[:, 1] - my, 0),
@@ -244,7 +230,21 @@ def _second_look(darker, paper, lines, rects, kb):
             if max(w, h) >= 6 and not (x == x0 > 0 or y == y0 > 0 or x + w == x1 < W or y + h == y1 < H):
                 contours.append(c)
                 out.append((x, y, w, h))
-    return contours, np.array(out, np.int64).reshape(-1, 4), fmask
+    r = np.array(out, np.int64).reshape(-1, 4)
+    fit = np.flatnonzero((r[:, 3] <= FAINT_MAX_H) & (r[:, 2] <= 2 * FAINT_MAX_H))
+    # thin blobs stacked in one column: a faint margin line the ruled lines cut into dashes, not 1s
+    thin = r[:, 2] <= np.maximum(3, 0.4 * r[:, 3])
+    cx = r[:, 0] + r[:, 2] / 2
+    t = fit[thin[fit]]
+    column = np.zeros(len(r), bool)
+    column[t] = (np.abs(cx[t, None] - cx[None, thin]) <= 5).sum(1) >= 2
+    # most faint blobs are digits found already, or pieces of them: only the rest go on
+    f = r[fit]
+    ix = np.minimum(f[:, None, 0] + f[:, None, 2], kb[None, :, 2]) - np.maximum(f[:, None, 0], kb[None, :, 0])
+    iy = np.minimum(f[:, None, 1] + f[:, None, 3], kb[None, :, 3]) - np.maximum(f[:, None, 1], kb[None, :, 1])
+    inside = (np.maximum(ix, 0) * np.maximum(iy, 0) >= 0.8 * (f[:, 2] * f[:, 3])[:, None]).any(1)
+    rest = fit[~inside & ~column[fit]]
+    return [contours[i] for i in rest], r[rest], fmask
 
 
 def _blobs(m: np.ndarray):
