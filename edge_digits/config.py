@@ -15,7 +15,7 @@ DEFAULT_MODEL_FILE = "edge_int8.tflite"
 CAMERA_MODEL = EXPORT_DIR / "camera" / "edge-cam_int8.tflite"  # what camera and predict read with by default
 # The camera model is trained to give no opinion on what is no whole digit (a piece, a speck, two
 # neighbours together: edge_digits.camera_data), so a low score means "not a digit". On the development
-# pages 0.3 keeps as many real digits as 0.2 does, and 0.45 loses 0.35 points of recall.
+# pages (3,939 digits) 0.2 finds 3 digits more than 0.3 and adds 6 false alarms; 0.4 finds 9 fewer.
 MIN_CONFIDENCE = 0.3
 
 

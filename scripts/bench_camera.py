@@ -188,7 +188,7 @@ Full numbers: `camera.json` beside this file.
 {shortfalls}
 
 What the misses are, from looking at them on development pages (`edge_digits.synth` seeds 1000, 2000 and
-3000, 300 pages each, 3,939 digits; never this seed): 35 digits missed, 19 of them under 20 px tall.
+3000, 300 pages each, 3,939 digits; never this seed): 38 digits missed, 24 of them under 20 px tall.
 - Most are still the smallest digits in faint ink (red, green or graphite, blurred). The second look
   (`detect._second_look`: a lower threshold in windows around what the first left unexplained) finds those
   of which the main threshold keeps at least a bit; one that leaves nothing there, or whose faint strokes
