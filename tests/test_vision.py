@@ -191,3 +191,15 @@ def test_join_kept_only_when_surer_than_its_parts(monkeypatch, conf, kept):
     monkeypatch.setattr(vision, "find_digits", lambda frame: det)
     res = vision.read_frame(np.zeros((40, 40, 3), np.uint8), _Fixed(conf), min_confidence=0.2)
     assert sorted(det.boxes.index(d.box) for d in res.digits) == kept
+
+
+@pytest.mark.parametrize("conf, kept", [((0.1, 0.45), []),  # the faint look's blob needs 0.5, not 0.3
+                                        ((0.45, 0.6), [1]),  # surer than the bit it covers: it replaces it
+                                        ((0.9, 0.6), [0])])  # less sure than the bit: the bit stays
+def test_faint_candidate_needs_more_confidence_and_replaces_what_it_covers(monkeypatch, conf, kept):
+    crop = np.full((12, 6), 255, np.uint8)
+    det = vision.Detections([(10, 14, 6, 8), (10, 10, 8, 14)], [crop] * 2, np.zeros((40, 40), np.uint8), 1.0,
+                            joins=[(1, 0)], faint=[1])
+    monkeypatch.setattr(vision, "find_digits", lambda frame: det)
+    res = vision.read_frame(np.zeros((40, 40, 3), np.uint8), _Fixed(conf), min_confidence=0.3)
+    assert sorted(det.boxes.index(d.box) for d in res.digits) == kept
