@@ -198,11 +198,8 @@ def _second_look(darker, paper, lines, rects, kb):
     and the whole frame at the lower one is mostly sensor noise (and twice the time)."""
     H, W = darker.shape
     sb = rects[rects[:, 3] <= FAINT_MAX_H]
-    sx1, sy1 = sb[:, 0] + sb[:, 2], sb[:, 1] + sb[:, 3]
-    within = ((sb[:, None, 0] >= kb[None, :, 0]) & (sb[:, None, 1] >= kb[None, :, 1])
-              & (sx1[:, None] <= kb[None, :, 2]) & (sy1[:, None] <= kb[None, :, 3])).any(1)
     small = kb[kb[:, 3] - kb[:, 1] <= FAINT_MAX_H]
-    s = np.concatenate([sb[~within], np.column_stack([small[:, :2], small[:, 2:] - small[:, :2]])])
+    s = np.concatenate([sb[~_inside_any(sb, kb, 1.0)], np.column_stack([small[:, :2], small[:, 2:] - small[:, :2]])])
     # a digit holding the seed reaches no further from it than FAINT_MAX_H less the seed's own size
     mx, my = np.maximum(FAINT_MAX_H - s[:, 2], 4) + 1, np.maximum(FAINT_MAX_H - s[:, 3], 4) + 1
     win = np.column_stack([np.maximum(s[:, 0] - mx, 0), np.maximum(s[:, 1] - my, 0),
@@ -239,12 +236,15 @@ def _second_look(darker, paper, lines, rects, kb):
     column = np.zeros(len(r), bool)
     column[t] = (np.abs(cx[t, None] - cx[None, thin]) <= 5).sum(1) >= 2
     # most faint blobs are digits found already, or pieces of them: only the rest go on
-    f = r[fit]
-    ix = np.minimum(f[:, None, 0] + f[:, None, 2], kb[None, :, 2]) - np.maximum(f[:, None, 0], kb[None, :, 0])
-    iy = np.minimum(f[:, None, 1] + f[:, None, 3], kb[None, :, 3]) - np.maximum(f[:, None, 1], kb[None, :, 1])
-    inside = (np.maximum(ix, 0) * np.maximum(iy, 0) >= 0.8 * (f[:, 2] * f[:, 3])[:, None]).any(1)
-    rest = fit[~inside & ~column[fit]]
+    rest = fit[~_inside_any(r[fit], kb, 0.8) & ~column[fit]]
     return [contours[i] for i in rest], r[rest], fmask
+
+
+def _inside_any(r: np.ndarray, boxes: np.ndarray, share: float) -> np.ndarray:
+    """For each rect (x, y, w, h): whether at least `share` of its area lies in one of boxes (x0, y0, x1, y1)."""
+    ix = np.minimum(r[:, None, 0] + r[:, None, 2], boxes[None, :, 2]) - np.maximum(r[:, None, 0], boxes[None, :, 0])
+    iy = np.minimum(r[:, None, 1] + r[:, None, 3], boxes[None, :, 3]) - np.maximum(r[:, None, 1], boxes[None, :, 1])
+    return (np.maximum(ix, 0) * np.maximum(iy, 0) >= share * (r[:, 2] * r[:, 3])[:, None]).any(1)
 
 
 def _blobs(m: np.ndarray):
