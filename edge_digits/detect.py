@@ -22,6 +22,10 @@ INK_RATIO = 0.26  # ink is at least this much darker than the local paper; faint
 FAINT_RATIO, FAINT_MIN_H, FAINT_MAX_H = 0.18, 12, 32
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
+# A faint ruled line's stub stuck to a digit (_line_stubs): ink at most STUB_THICK rows tall, and the line
+# goes on past it at least STUB_RATIO darker than the paper; a blob may be STUB_REACH of its height wider
+# each side than a digit (2 h) before its stubs are cut off
+STUB_THICK, STUB_REACH, STUB_RATIO = 3, 0.6, 0.08
 MAX_BLOBS = 300  # candidate blobs a frame, the biggest first: a page never has more, noise and texture do
 
 
@@ -99,13 +103,24 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
             x0, y0 = int(r[:, 0].min()), int(r[:, 1].min())
             w, h = int((r[:, 0] + r[:, 2]).max()) - x0, int((r[:, 1] + r[:, 3]).max()) - y0
         x1, y1 = x0 + w, y0 + h
-        if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h:
+        if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h + 2 * STUB_REACH * h:
             return None
         if x0 <= 0 or y0 <= 0 or x1 >= W or y1 >= H:
             return None  # cut by the frame edge: half a digit reads as another digit
         own = np.zeros((h, w), np.uint8)
         cv2.drawContours(own, [contours[i] for i in members], -1, 255, -1, offset=(-x0, -y0))
         crop = cv2.bitwise_and(clean[y0:y1, x0:x1], own)
+        cl, cr = _line_stubs(crop, darker, paper, x0, y0)
+        if cl or cr:
+            crop = crop[:, cl: w - cr]
+            rows = np.flatnonzero(crop.any(1))
+            x0, w, y0, h = x0 + cl, w - cl - cr, y0 + int(rows[0]), int(rows[-1] - rows[0]) + 1
+            crop = crop[rows[0]: rows[-1] + 1]
+            x1, y1 = x0 + w, y0 + h
+            if h < MIN_HEIGHT:
+                return None
+        if w > 2.0 * h:
+            return None
         # give back the pixels a removed line took out of this digit's strokes
         cut = lines[y0:y1, x0:x1]
         if cut.any():
@@ -176,6 +191,49 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         joins.append((add(x0, y0, w, h, ink), *covered))
         faint.append(len(boxes) - 1)
     return Detections(boxes, crops, clean, scale, splits, joins, faint)
+
+
+def _line_stubs(crop: np.ndarray, darker: np.ndarray, paper: np.ndarray, x0: int, y0: int) -> tuple[int, int]:
+    """Columns to cut off the left and right of a blob: a stub of a faint ruled line, which the ink
+    threshold kept only in stretches too short for the line search, stuck to the digit (a 1 with a stub
+    each side is a box twice too wide). A stub is a run of columns whose ink is at most STUB_THICK rows
+    tall, in one band of rows, at the blob's end; it is a line, not a digit's stroke (the bar of a 7, the
+    foot of a 2), only where the band goes on darker than the paper past the blob's end."""
+    h, w = crop.shape
+    if w < 6:
+        return 0, 0
+    H, W = darker.shape
+    cuts = []
+    for side in (0, 1):
+        end = crop[:, -1] if side else crop[:, 0]
+        if cv2.countNonZero(end) > STUB_THICK:  # most blobs: their end column is no thin line
+            cuts.append(0)
+            continue
+        cols = crop[:, ::-1] if side else crop
+        ink = cols > 0
+        n, band = 0, None
+        for c in ink.T:  # outward in, while the columns stay thin and in the band
+            r = np.flatnonzero(c)
+            if len(r) == 0:
+                break
+            if r[-1] - r[0] >= STUB_THICK or (band is not None and (r[0] < band[0] - 1 or r[-1] > band[1] + 1)):
+                break
+            band = (r[0], r[-1]) if band is None else band
+            n += 1
+        if n < 3 or n >= w - 2:
+            cuts.append(0)
+            continue
+        # past the blob's end, the same rows (one more each way: lines tilt a little), as far as the stub
+        reach = max(8, n)
+        ya, yb = max(y0 + band[0] - 1, 0), min(y0 + band[1] + 2, H)
+        xa, xb = (x0 + w, min(x0 + w + reach, W)) if side else (max(x0 - reach, 0), x0)
+        if xb - xa < 4:
+            cuts.append(0)
+            continue
+        need = max(INK_MIN, int(paper[ya, xa] * STUB_RATIO))
+        seen = darker[ya:yb, xa:xb].max(0) > need
+        cuts.append(n if seen.mean() >= 0.7 else 0)
+    return cuts[0], cuts[1]
 
 
 def _union_boxes(rects: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:

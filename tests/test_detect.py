@@ -66,6 +66,34 @@ def test_short_upright_stroke_on_densely_ruled_paper_is_kept():
     assert any(synth.iou(b, (300, 205, 3, 20)) > 0.5 for b in boxes)
 
 
+def _one_on_a_faint_line(img):
+    """A 1 crossed by a ruled line the ink threshold keeps only beside it: a 40 px dash of darker ink (far
+    too short for the line search) in a line too faint for the ink mask. Returns the 1's box."""
+    img[119:121, 20:300] = 185  # the faint line: 40 grey levels under the paper
+    img[119:121, 140:180] = 125  # where the pen pressed harder, or the light fell differently
+    cv2.rectangle(img, (158, 100), (162, 140), (30, 30, 30), -1)
+    return 158, 100, 5, 41
+
+
+def test_stub_of_a_faint_line_is_cut_off_the_digit(monkeypatch):
+    img = paper()
+    box = _one_on_a_faint_line(img)
+    found = detect.find_digits(img).boxes
+    assert len(found) == 1 and synth.iou(found[0], box) > 0.6
+    monkeypatch.setattr(detect, "STUB_RATIO", 1.0)  # the line unseen past the stubs: they stay on the 1
+    found = detect.find_digits(img).boxes
+    assert len(found) == 1 and found[0][2] > 30
+
+
+def test_bar_of_a_seven_is_no_stub():
+    img = paper()
+    img[119:121, 20:300] = 185  # a faint line, but not where the bar ends
+    cv2.line(img, (100, 60), (140, 60), (30, 30, 30), 2)  # the bar ends in paper: it stays
+    cv2.line(img, (140, 60), (120, 110), (30, 30, 30), 5)
+    found = detect.find_digits(img).boxes
+    assert len(found) == 1 and found[0][2] >= 40
+
+
 @pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (481, 643), (37, 50)])
 def test_shrink_is_an_area_resize(shape):
     from edge_digits.blobs import shrink
