@@ -203,36 +203,29 @@ def _line_stubs(crop: np.ndarray, darker: np.ndarray, paper: np.ndarray, x0: int
     if w < 6:
         return 0, 0
     H, W = darker.shape
-    cuts = []
+    cuts = [0, 0]
     for side in (0, 1):
-        end = crop[:, -1] if side else crop[:, 0]
-        if cv2.countNonZero(end) > STUB_THICK:  # most blobs: their end column is no thin line
-            cuts.append(0)
-            continue
         cols = crop[:, ::-1] if side else crop
-        ink = cols > 0
-        n, band = 0, None
-        for c in ink.T:  # outward in, while the columns stay thin and in the band
-            r = np.flatnonzero(c)
-            if len(r) == 0:
-                break
-            if r[-1] - r[0] >= STUB_THICK or (band is not None and (r[0] < band[0] - 1 or r[-1] > band[1] + 1)):
-                break
-            band = (r[0], r[-1]) if band is None else band
-            n += 1
-        if n < 3 or n >= w - 2:
-            cuts.append(0)
+        band = np.flatnonzero(cols[:, 0])
+        if len(band) == 0 or band[-1] - band[0] >= STUB_THICK:  # most blobs: their end is no thin line
             continue
-        # past the blob's end, the same rows (one more each way: lines tilt a little), as far as the stub
-        reach = max(8, n)
-        ya, yb = max(y0 + band[0] - 1, 0), min(y0 + band[1] + 2, H)
+        # past the blob's end, the same rows (one more each way: lines tilt a little)
+        reach = max(8, h // 2)
+        ya, yb = max(y0 + band[0] - 1, 0), min(y0 + band[-1] + 2, H)
         xa, xb = (x0 + w, min(x0 + w + reach, W)) if side else (max(x0 - reach, 0), x0)
         if xb - xa < 4:
-            cuts.append(0)
             continue
         need = max(INK_MIN, int(paper[ya, xa] * STUB_RATIO))
-        seen = darker[ya:yb, xa:xb].max(0) > need
-        cuts.append(n if seen.mean() >= 0.7 else 0)
+        if (darker[ya:yb, xa:xb].max(0) > need).mean() < 0.7:
+            continue
+        n = 1
+        for c in cols[:, 1:].T:  # inward, while the columns stay thin and in the band
+            r = np.flatnonzero(c)
+            if len(r) == 0 or r[-1] - r[0] >= STUB_THICK or r[0] < band[0] - 1 or r[-1] > band[-1] + 1:
+                break
+            n += 1
+        if 3 <= n < w - 2:
+            cuts[side] = n
     return cuts[0], cuts[1]
 
 
