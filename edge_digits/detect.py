@@ -23,9 +23,8 @@ FAINT_RATIO, FAINT_MIN_H, FAINT_MAX_H = 0.18, 12, 32
 INK_MIN = 18  # grey levels: below this a darker pixel is sensor noise, even in deep shadow
 MIN_HEIGHT = 10  # working pixels: smaller blobs are specks (the issue asks for digits from about 15 px)
 # A faint ruled line's stub stuck to a digit (_line_stubs): ink at most STUB_THICK rows tall, and the line
-# goes on past it at least STUB_RATIO darker than the paper; a blob may be STUB_REACH of its height wider
-# each side than a digit (2 h) before its stubs are cut off
-STUB_THICK, STUB_REACH, STUB_RATIO = 3, 0.6, 0.08
+# goes on past it at least STUB_RATIO darker than the paper
+STUB_THICK, STUB_RATIO = 3, 0.08
 MAX_BLOBS = 300  # candidate blobs a frame, the biggest first: a page never has more, noise and texture do
 
 
@@ -103,7 +102,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
             x0, y0 = int(r[:, 0].min()), int(r[:, 1].min())
             w, h = int((r[:, 0] + r[:, 2]).max()) - x0, int((r[:, 1] + r[:, 3]).max()) - y0
         x1, y1 = x0 + w, y0 + h
-        if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h + 2 * STUB_REACH * h:
+        if h < MIN_HEIGHT or h > 0.95 * H or w > 2.0 * h:
             return None
         if x0 <= 0 or y0 <= 0 or x1 >= W or y1 >= H:
             return None  # cut by the frame edge: half a digit reads as another digit
@@ -205,9 +204,12 @@ def _line_stubs(crop: np.ndarray, darker: np.ndarray, paper: np.ndarray, x0: int
     H, W = darker.shape
     cuts = [0, 0]
     for side in (0, 1):
-        cols = crop[:, ::-1] if side else crop
-        band = np.flatnonzero(cols[:, 0])
-        if len(band) == 0 or band[-1] - band[0] >= STUB_THICK:  # most blobs: their end is no thin line
+        end, near = (crop[:, -1:], crop[:, -3:]) if side else (crop[:, :1], crop[:, :3])
+        # most blobs: their end is no thin line, or it thickens at once
+        if cv2.countNonZero(end) > STUB_THICK or cv2.countNonZero(near) > 3 * STUB_THICK:
+            continue
+        band = np.flatnonzero(end)
+        if band[-1] - band[0] >= STUB_THICK:
             continue
         # past the blob's end, the same rows (one more each way: lines tilt a little)
         reach = max(8, h // 2)
@@ -219,6 +221,7 @@ def _line_stubs(crop: np.ndarray, darker: np.ndarray, paper: np.ndarray, x0: int
         if (darker[ya:yb, xa:xb].max(0) > need).mean() < 0.7:
             continue
         n = 1
+        cols = crop[:, ::-1] if side else crop
         for c in cols[:, 1:].T:  # inward, while the columns stay thin and in the band
             r = np.flatnonzero(c)
             if len(r) == 0 or r[-1] - r[0] >= STUB_THICK or r[0] < band[0] - 1 or r[-1] > band[-1] + 1:
