@@ -234,8 +234,10 @@ What the misses are, from looking at them on development pages (`edge_digits.syn
   ambiguous in themselves (a 4 whose top closed, a 7 written like a 1, a 3 like a 5). A bigger classifier
   does not read them better: one with 3 times the multiply-adds (32-32-64 channels), trained the same way,
   read 57 digits wrong on the development pages where the shipped one reads 55, and the mean of three
-  models' outputs 54; two trainings of the same net, on crops that differ only where stubs were cut off,
-  differ by more than that (55 and 70).
+  models' outputs 54. Trainings differ by more than that: the shipped model learned from crops cut before
+  stubs were cut off; three trainings on crops with them cut off (the recipe's own, one with the digits
+  under 20 px three times over, one on a slightly older cut) found 3 to 6 digits more and read 59 to 70
+  wrong, so the shipped model stays.
 """
 
 
