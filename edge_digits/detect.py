@@ -116,10 +116,8 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
             x0, w, y0, h = x0 + cl, w - cl - cr, y0 + int(rows[0]), int(rows[-1] - rows[0]) + 1
             crop = crop[rows[0]: rows[-1] + 1]
             x1, y1 = x0 + w, y0 + h
-            if h < MIN_HEIGHT:
+            if h < MIN_HEIGHT or w > 2.0 * h:  # the stub was what made it tall enough
                 return None
-        if w > 2.0 * h:
-            return None
         # give back the pixels a removed line took out of this digit's strokes
         cut = lines[y0:y1, x0:x1]
         if cut.any():
