@@ -136,8 +136,11 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         ink = cv2.divide(cv2.subtract(p, gray[y0:y1, x0:x1]), p, scale=255 / 0.75)
         return (x0, y0, w, h), crop, cv2.bitwise_and(ink, rim)
 
+    def source_box(x0, y0, w, h):
+        return int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))
+
     def add(x0, y0, w, h, crop):
-        boxes.append((int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))))
+        boxes.append(source_box(x0, y0, w, h))
         crops.append(crop)
         return len(boxes) - 1
 
@@ -181,7 +184,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         if got is None:
             continue
         (x0, y0, w, h), _, ink = got
-        box = (int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale)))
+        box = source_box(x0, y0, w, h)
         if any(iou(box, b) >= 0.5 for b in boxes):
             continue
         covered = [i for i, b in zip(kept.values(), mine) if intersection(box, b) > 0.3 * b[2] * b[3]]

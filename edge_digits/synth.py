@@ -276,8 +276,8 @@ def score(truth: list[tuple[np.ndarray, np.ndarray, list[str]]], found: list[tup
                           for k, v in sorted(by_h.items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+ px")))}}
 
 
-def read_pages(pages: list, runner, **kw) -> dict:
-    """Run the digit reader over pages and score it against their ground truth."""
+def read(pages: list, runner, **kw) -> tuple[list, list]:
+    """Run the digit reader over pages: (truth, found) per page, as score() takes them."""
     from .vision import read_frame
 
     truth, found = [], []
@@ -285,4 +285,9 @@ def read_pages(pages: list, runner, **kw) -> dict:
         res = read_frame(p.image, runner, **kw)
         truth.append((p.boxes, p.labels, p.readings, p.ignore))
         found.append(([d.box for d in res.digits], [d.label for d in res.digits], res.readings))
-    return score(truth, found)
+    return truth, found
+
+
+def read_pages(pages: list, runner, **kw) -> dict:
+    """Run the digit reader over pages and score it against their ground truth."""
+    return score(*read(pages, runner, **kw))

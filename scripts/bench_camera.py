@@ -66,8 +66,9 @@ def main() -> None:
     runner = runtimes.load(args.model, threads=args.threads, default=CAMERA_MODEL)
     pngs = [cv2.imencode(".png", p.image)[1] for p in pages]
 
-    acc = synth.read_pages(pages, runner)
-    first = synth.read_pages(pages[:FIRST], runner) if len(pages) > FIRST and args.seed == SEED else None
+    truth, found = synth.read(pages, runner)
+    acc = synth.score(truth, found)
+    first = synth.score(truth[:FIRST], found[:FIRST]) if len(pages) > FIRST and args.seed == SEED else None
     other = None
     if args.compare:
         o = runtimes.load(args.compare, threads=args.threads)
