@@ -25,7 +25,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # Train `edge` on full MNIST and export every format into export/, then `edge-cam` (the same net, also
-# trained on camera crops) into export/camera/ (needs MNIST: DATA=path/to/mnist.npz; ~25 min on 2 cores).
+# trained on camera crops) into export/camera/, and the box-fit net into export/boxfit/ (needs MNIST:
+# DATA=path/to/mnist.npz; ~35 min on 2 cores).
 models: setup
 	$(BIN)/edge-digits train --arch edge --seed $(SEED) --out runs/edge --force $(if $(DATA),--data $(DATA))
 	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))
@@ -33,6 +34,7 @@ models: setup
 	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA))
 	$(BIN)/edge-digits export runs/edge-cam --int8 --out export/camera --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export/camera
+	$(BIN)/python scripts/train_boxfit.py $(if $(DATA),--data $(DATA))
 
 # Benchmarks: every exported model x runtime x threads x batch, the Keras model.predict baseline and the
 # camera pipeline on the demo video; writes benchmarks/results/ and BENCHMARKS.md (~3-5 min on 2 cores).

@@ -188,7 +188,7 @@ class Summary:
     frames: int = 0
     skipped: int = 0
     wall_s: float = 0.0
-    process_ms: list[float] = field(default_factory=list)  # detect + normalize + classify, per frame
+    process_ms: list[float] = field(default_factory=list)  # detect + normalize + classify (+ fit), per frame
     capture_ms: list[float] = field(default_factory=list)
     lost: bool = False  # a live source disconnected and did not come back
 
@@ -197,14 +197,14 @@ class Summary:
             return f"frames 0, skipped {self.skipped}"
         p = np.array(self.process_ms)
         return (f"frames {self.frames}, skipped {self.skipped}, mean {self.frames / max(self.wall_s, 1e-9):.1f} fps "
-                f"end to end; processing (detect+normalize+classify) p50 {np.percentile(p, 50):.2f} ms, "
+                f"end to end; processing (detect+normalize+classify+fit) p50 {np.percentile(p, 50):.2f} ms, "
                 f"p99 {np.percentile(p, 99):.2f} ms, {1e3 / max(p.mean(), 1e-9):.0f} fps; "
                 f"capture/decode mean {np.mean(self.capture_ms):.2f} ms")
 
 
 def run(source: Source, runner, *, headless: bool = False, json_out: bool = False, record: Path | None = None,
         min_confidence: float = vision.MIN_CONFIDENCE, max_frames: int | None = None, smooth: bool = True,
-        out=None, err=None) -> Summary:
+        out=None, err=None, boxfit=None) -> Summary:
     """Read, detect, classify, show/print/record until the source ends, q, Ctrl-C or a lost camera."""
     out, err = out or sys.stdout, err or sys.stderr
     _one_opencv_thread()
@@ -238,7 +238,7 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                     bad_run = 0
                 continue
             bad_run = 0
-            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug)
+            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug, boxfit=boxfit)
             digits, readings = tracker.update(res.digits) if tracker else (res.digits, res.readings)
             res.digits, res.readings = digits, readings
             proc = sum(res.ms.values())
@@ -284,7 +284,7 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
 
 
 def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDENCE,
-            max_pixels: int = images.MAX_PIXELS) -> list[dict]:
+            max_pixels: int = images.MAX_PIXELS, boxfit=None) -> list[dict]:
     """One dict per image: path, digits, readings, or path and error. A 28x28 image is taken as an
     MNIST-style digit and classified as it is."""
     _one_opencv_thread()
@@ -301,6 +301,6 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
         if img.shape[:2] == (28, 28):
             res = vision.classify_mnist_image(img, runner)
         else:
-            res = vision.read_frame(img, runner, min_confidence=min_confidence)
+            res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit)
         results.append({"path": label, "digits": [d.to_json() for d in res.digits], "readings": res.readings})
     return results

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blobs, detect, synth, vision
+from . import blobs, boxfit, detect, synth, vision
 
 
 NOT_A_DIGIT = 10  # the label of a crop that is no whole digit: train asks the model for no opinion on it
@@ -34,3 +34,29 @@ def camera_crops(x: np.ndarray, y: np.ndarray, pages: int, seed: int) -> tuple[n
             xs.append(vision.normalize_crop(det.crops[j]))
             ys.append(NOT_A_DIGIT)
     return np.array(xs, np.uint8).reshape(-1, vision.CANVAS, vision.CANVAS), np.array(ys, np.uint8)
+
+
+def box_windows(x: np.ndarray, y: np.ndarray, pages: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training data of the box-fit net (edge_digits.boxfit): for every candidate the detector offers on
+    `pages` pages built from x, y (pieces of merged groups too: what the net must learn to grow) that
+    overlaps a true digit at IoU >= 0.2, its window, the true box in window units (x0, y0, x1, y1) and
+    the candidate's IoU with it. Returns (N, 28, 28) uint8, (N, 4) float32, (N,) float32."""
+    rng = np.random.default_rng(seed)
+    xs, ts, ious = [], [], []
+    for _ in range(pages):
+        p = synth.make_page(x, y, rng)
+        det = detect.find_digits(p.image, pieces=True)
+        if not len(p.boxes):
+            continue
+        for b, wb, crop in zip(det.boxes, det.work, det.crops):
+            v = [blobs.iou(b, t) for t in p.boxes]
+            j = int(np.argmax(v))
+            if v[j] < 0.2:
+                continue
+            win, (x0, y0, s) = boxfit.window(det.darker, det.paper, wb, crop)
+            t = p.boxes[j] / det.scale
+            xs.append(win)
+            ts.append([(t[0] - x0) / s, (t[1] - y0) / s, (t[0] + t[2] - x0) / s, (t[1] + t[3] - y0) / s])
+            ious.append(v[j])
+    return (np.array(xs, np.uint8).reshape(-1, boxfit.SIZE, boxfit.SIZE), np.array(ts, np.float32).reshape(-1, 4),
+            np.array(ious, np.float32))

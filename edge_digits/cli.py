@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
 
 
+BOXFIT_HELP = ("Grow each digit's box to the whole digit with the shipped box-fit net "
+               "(export/boxfit; runs on LiteRT whatever --runtime says).")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
                      "trained on MNIST plus digits as the camera crops them).")
 STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: warn)."
@@ -179,20 +181,22 @@ def camera(
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
     max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
+    box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Read digits live from a camera, video, stream or images. Keys: q quit, space pause, s snapshot,
     d debug view. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
     try:
+        from . import boxfit, runtimes
         from . import camera as cam
-        from . import runtimes
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         src = cam.Source(source)
         runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
+        fitter = boxfit.load() if box_fit else None
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
-                          min_confidence=min_confidence, max_frames=max_frames, smooth=smooth)
+                          min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter)
     except EdgeDigitsError as e:
         fail(str(e))
     if summary.lost:
@@ -207,18 +211,19 @@ def predict(
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
+    box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
     Exit code 1 when any file could not be read (each gets a one-line error)."""
     try:
+        from . import boxfit, runtimes
         from . import camera as cam
-        from . import runtimes
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
-        results = cam.predict(images, runner, min_confidence=min_confidence)
+        results = cam.predict(images, runner, min_confidence=min_confidence, boxfit=boxfit.load() if box_fit else None)
     except EdgeDigitsError as e:
         fail(str(e))
     for r in results:

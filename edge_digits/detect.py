@@ -43,6 +43,12 @@ class Detections:
     # of it than of every part
     joins: list[tuple[int, ...]] = field(default_factory=list)
     faint: list[int] = field(default_factory=list)  # candidates of the second look, in the faint ink
+    # for edge_digits.boxfit, all at working scale: each candidate's box, the main ink's blobs (x, y, w, h),
+    # specks included, and how much darker than the paper each pixel is, with the paper level
+    work: list[tuple[int, int, int, int]] = field(default_factory=list)
+    rects: np.ndarray | None = None
+    darker: np.ndarray | None = None
+    paper: np.ndarray | None = None
 
 
 def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +100,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
 
     def cut_out(members, src=main):
         """The box and ink crop of one group of contours, or None where it cannot be a whole digit."""
-        contours, rects, clean = src
+        contours, rects, clean = src[:3]
         if len(members) == 1:  # most groups: plain ints, no array reductions
             x0, y0, w, h = rects[members[0]].tolist()
         else:
@@ -141,10 +147,11 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
 
     def add(x0, y0, w, h, crop):
         boxes.append(source_box(x0, y0, w, h))
+        work.append((x0, y0, w, h))
         crops.append(crop)
         return len(boxes) - 1
 
-    boxes, crops, splits, joins = [], [], [], []
+    boxes, crops, splits, joins, work = [], [], [], [], []
     rects = main[1]
     groups = merge(rects, (W, H))
     kept = {}  # group number -> index into boxes
@@ -190,7 +197,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         covered = [i for i, b in zip(kept.values(), mine) if intersection(box, b) > 0.3 * b[2] * b[3]]
         joins.append((add(x0, y0, w, h, ink), *covered))
         faint.append(len(boxes) - 1)
-    return Detections(boxes, crops, clean, scale, splits, joins, faint)
+    return Detections(boxes, crops, clean, scale, splits, joins, faint, work, main[3], darker, paper)
 
 
 def _line_stubs(crop: np.ndarray, darker: np.ndarray, paper: np.ndarray, x0: int, y0: int) -> tuple[int, int]:
@@ -303,7 +310,8 @@ def _inside_any(r: np.ndarray, boxes: np.ndarray, share: float) -> np.ndarray:
 
 
 def _blobs(m: np.ndarray):
-    """Outer contours of a mask, their boxes, the mask: the blobs that may be (part of) a digit."""
+    """Outer contours of a mask, their boxes, the mask: the blobs that may be (part of) a digit; and the
+    boxes of all blobs."""
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     rects = np.array([cv2.boundingRect(c) for c in contours], np.int64).reshape(-1, 4)
     # specks cannot hold a digit and would only slow the merge down
@@ -319,5 +327,6 @@ def _blobs(m: np.ndarray):
         idx = idx[keep]
     if len(idx) > MAX_BLOBS:  # texture, not a page: bound the work, keep the biggest blobs
         idx = idx[np.argsort(-(rects[idx, 2] * rects[idx, 3]), kind="stable")[:MAX_BLOBS]]
-    return [contours[i] for i in idx], rects[idx], m
+    # every blob of two pixels or more, specks too, for edge_digits.boxfit: a small digit's last piece may be one
+    return [contours[i] for i in idx], rects[idx], m, rects[rects[:, 2] * rects[:, 3] >= 2]
 

@@ -120,6 +120,20 @@ def edge(input_size: int = 28) -> keras.Model:
     return keras.Model(inp, x, name="edge")
 
 
+def box_fit(width: int = 16) -> keras.Model:
+    """The box-fit net of edge_digits.boxfit: a 28x28 window around a candidate -> the whole digit's box
+    (x0, y0, x1, y1) in window units. Not a classifier (no Arch): scripts/train_boxfit.py trains it."""
+    inp = keras.Input((28, 28, 1), name="input")
+    x = layers.Conv2D(width, 3, padding="same", activation="relu")(inp)
+    x = layers.MaxPooling2D()(x)            # 14x14
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)            # 7x7
+    x = layers.Conv2D(4 * width, 3, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    return keras.Model(inp, layers.Dense(4, name="output")(x), name="box_fit")
+
+
 BUILDERS = {Arch.mlp: mlp, Arch.mlp_small: mlp_small, Arch.cnn: cnn, Arch.digits8x8: digits8x8, Arch.edge: edge,
             Arch.edge_cam: edge}
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .blobs import K3, choose
+from .boxfit import drop_nested, fit as fit_boxes
 from .config import MIN_CONFIDENCE
 from .detect import Detections, find_digits
 
@@ -117,8 +118,11 @@ def group_readings(digits: list[Digit]) -> list[str]:
     return ["".join(str(digits[i].label) for i in ch) for ch in chains]
 
 
-def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE, debug: bool = False) -> FrameResult:
-    """Detect, normalize and classify every digit of a frame, with one runner.predict call for all."""
+def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE, debug: bool = False,
+               boxfit=None) -> FrameResult:
+    """Detect, normalize and classify every digit of a frame, with one runner.predict call for all. With a
+    boxfit runner (the box-fit net, edge_digits.boxfit) each digit's box is then grown to the whole digit,
+    in one more call, and a digit that turns out to be a piece of another is dropped."""
     t0 = time.perf_counter()
     det = find_digits(frame)
     t1 = time.perf_counter()
@@ -131,9 +135,16 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
         keep = choose(conf, det, min_confidence)
         joined = {j[0] for j in det.joins}
         rejected = sum(1 for i in range(len(conf)) if i not in joined and conf[i] < min_confidence)
-        digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in np.flatnonzero(keep)]
+        idx = np.flatnonzero(keep)
+        digits = [Digit(det.boxes[i], int(labels[i]), float(conf[i]), probs=probs[i]) for i in idx]
     t3 = time.perf_counter()
     ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
+    if boxfit is not None:
+        if digits:
+            for d, b in zip(digits, fit_boxes(det, idx, boxfit)):
+                d.box = b
+            digits = [digits[i] for i in drop_nested([d.box for d in digits])]
+        ms["fit"] = (time.perf_counter() - t3) * 1e3
     return FrameResult(digits, group_readings(digits), ms, det if debug else None, batch if debug else None,
                        rejected=rejected, probs=probs)
 
