@@ -114,3 +114,21 @@ def test_near_pieces_are_offered_joined():
     pairs = near_pairs(b)
     assert (0, 1) in pairs and not any(2 in p for p in pairs)
     assert (0, 3) not in pairs  # together twice as wide as tall: no digit
+
+
+def test_merge_rules_agree_in_python_and_numpy(monkeypatch):
+    """merge tests a few boxes pair by pair in Python and many at once in numpy: the same groups either way."""
+    from edge_digits import blobs
+
+    rng = np.random.default_rng(0)
+    joined = 0
+    for _ in range(1500):
+        n = int(rng.integers(2, 12))
+        boxes = np.column_stack([rng.integers(0, 80, (n, 2)), rng.integers(1, 40, (n, 2))]).astype(np.int64)
+        monkeypatch.setattr(blobs, "SMALL_MERGE", 0)
+        vec = [g.tolist() for g in blobs.merge(boxes, (640, 480))]
+        monkeypatch.setattr(blobs, "SMALL_MERGE", 100)
+        py = [g.tolist() for g in blobs.merge(boxes, (640, 480))]
+        assert py == vec, boxes
+        joined += len(vec) < n
+    assert joined > 500  # the boxes were close enough to test the rules, not only the empty case
