@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +155,29 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     t0 = time.time()
     interrupted = False
     history = None
+    # Ctrl-C asks Keras to stop after the current step, and the best epoch so far is kept. Left to Python's
+    # default, the KeyboardInterrupt can land inside TensorFlow's own handlers, which sometimes swallow it and
+    # let the run go on (seen on a busy machine); a second Ctrl-C stops at once.
+    asked = []
+
+    def on_ctrl_c(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+        model.stop_training = True
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_ctrl_c) if main else None
     try:
         history = model.fit(ds, steps_per_epoch=steps, epochs=epochs, validation_data=(x_val, y_val),
                             callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    interrupted = interrupted or bool(asked)
+    if interrupted:
         _log("interrupted: keeping the best model so far", cfg)
     train_s = time.time() - t0
     # After Ctrl-C fit() returns nothing, but Keras' History callback on the model holds the epochs so far.

@@ -119,3 +119,16 @@ def test_boxfit_on_pages_finds_no_fewer_digits(runner):
     plain = synth.read_pages(pages, runner)
     fitted = synth.read_pages(pages, runner, boxfit=boxfit.load())
     assert fitted["recall"] >= plain["recall"] and fitted["precision"] >= plain["precision"] - 0.005, (plain, fitted)
+
+
+def test_shipped_files_match_their_manifest():
+    from edge_digits import artifacts
+    from edge_digits.config import BOXFIT_MODEL
+
+    m = artifacts.read_manifest(BOXFIT_MODEL.parent)
+    assert {(a["file"], a["format"], a["precision"]) for a in m["artifacts"]} == {
+        ("box-fit.keras", "keras", "fp32"), (BOXFIT_MODEL.name, "tflite", "int8")}
+    for a in m["artifacts"]:
+        p = BOXFIT_MODEL.parent / a["file"]
+        assert artifacts.sha256_file(p) == a["sha256"] and p.stat().st_size == a["size_bytes"]
+    assert (BOXFIT_MODEL.parent / "README.md").is_file()

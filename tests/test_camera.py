@@ -233,3 +233,26 @@ def test_overlay_and_debug_view(page):
     assert shown.shape == page.image.shape and (shown != page.image).any()
     view = overlay.debug_view(res, shown.shape[0])
     assert view.shape[0] == shown.shape[0] and view.shape[1] > shown.shape[1]
+
+
+def test_predict_box_fit_on_by_default_and_off_on_request(tmp_path, page, monkeypatch):
+    from edge_digits import boxfit
+
+    loads = []
+    real = boxfit.load
+    monkeypatch.setattr(boxfit, "load", lambda *a, **k: loads.append(1) or real(*a, **k))
+    cv2.imwrite(str(tmp_path / "p.png"), page.image)
+    on = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json"])
+    off = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json", "--no-box-fit"])
+    assert on.exit_code == off.exit_code == 0 and loads == [1]
+    assert len(json.loads(on.stdout)["digits"]) >= 1 and len(json.loads(off.stdout)["digits"]) >= 1
+
+
+def test_missing_box_fit_model_is_a_one_line_error(tmp_path, page, monkeypatch):
+    from edge_digits import config
+
+    monkeypatch.setattr(config, "BOXFIT_MODEL", tmp_path / "gone" / "box-fit_int8.tflite")
+    cv2.imwrite(str(tmp_path / "p.png"), page.image)
+    r = cli.invoke(app, ["predict", str(tmp_path / "p.png")])
+    assert r.exit_code == 2 and "box-fit_int8.tflite: no such model file" in r.stderr and "Traceback" not in r.stderr
+    assert cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--no-box-fit"]).exit_code == 0
