@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from edge_digits import camera, runtimes
+from edge_digits import boxfit, camera, runtimes
 from edge_digits.config import CAMERA_MODEL, EdgeDigitsError
 
 VIDEO = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
@@ -18,12 +18,13 @@ VIDEO = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 def main(video: Path) -> int:
     try:
         runner = runtimes.load(default=CAMERA_MODEL)
+        fitter = boxfit.load()  # as `edge-digits camera` runs by default
         source = camera.Source(str(video))
         if camera.window_available():
-            camera.run(source, runner)
+            camera.run(source, runner, boxfit=fitter)
             return 0
         frames = io.StringIO()
-        summary = camera.run(source, runner, headless=True, json_out=True, out=frames)
+        summary = camera.run(source, runner, headless=True, json_out=True, out=frames, boxfit=fitter)
     except EdgeDigitsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
