@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .blobs import intersection
+from .detect import to_source
 
 GROW = 2.0  # the window's side, in units of the box's longer side
 SIZE = 28  # the window is shrunk to SIZE x SIZE: the runners' 28x28 uint8 input
@@ -23,8 +24,8 @@ SHARE = 0.8  # a blob joins the digit when this share of its box lies in the wid
 NESTED = 0.7  # a digit whose box lies this much inside a bigger digit's box is a piece of it: dropped
 # Only digits up to this many working pixels tall are fitted. The small ones are where boxes go wrong (a faint
 # stroke, a piece the merge dared not join) and their windows are cheap. On the development pages (3,939
-# digits): fitting up to 25 px found 8 digits more, up to 50 px 10 more for twice the time (0.23 against
-# 0.12 ms a frame), which the 400 fps goal cannot spare.
+# digits, --min-confidence 0.2): fitting up to 25 px found 5 digits more (27 missed against 32), up to 50 px
+# 7 more for twice the time (0.23 against 0.12 ms a frame), which the 400 fps goal cannot spare.
 MAX_H = 25
 
 
@@ -42,7 +43,7 @@ def window(darker: np.ndarray, paper: np.ndarray, box, own: np.ndarray | None = 
     (working pixels), the ink darkness relative to the paper (75% darker is full ink, as in the classifier's
     crops) at half level, and the candidate's own ink (its crop) at full level, shrunk to SIZE x SIZE.
     The paper level is taken at the box's centre: it changes too slowly to matter inside one window, and one
-    scale is 4x cheaper than a division by every pixel (the same boxes on the development pages).
+    scale is cheaper than a division by every pixel (the same scores on the development pages).
     Returns (window uint8, (x0, y0, side))."""
     x, y, w, h = (int(v) for v in box)
     s = max(8, int(round(GROW * max(w, h))))
@@ -96,9 +97,8 @@ def fit(det, idx, runner) -> list[tuple[int, int, int, int]]:
     grown = grow(work, est, det.rects)
     bad = (est[:, 2] <= 0) | (est[:, 3] <= 0)
     grown[bad] = work[bad]
-    sc = det.scale
-    for k, (x, y, bw, bh) in zip(todo, grown.tolist()):
-        out[k] = (int(x * sc), int(y * sc), max(1, round(bw * sc)), max(1, round(bh * sc)))
+    for k, box in zip(todo, grown.tolist()):
+        out[k] = to_source(box, det.scale)
     return out
 
 

@@ -51,6 +51,12 @@ class Detections:
     paper: np.ndarray | None = None
 
 
+def to_source(box, scale: float) -> tuple[int, int, int, int]:
+    """A working-scale (x, y, w, h) box in source-frame pixels."""
+    x0, y0, w, h = box
+    return int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixels clearly darker than the paper around them. The paper's white level is estimated on a 1/8
     frame: a max filter wider than any stroke erases the ink, so shadows and gradients divide out while
@@ -143,7 +149,7 @@ def find_digits(frame: np.ndarray, pieces: bool = False) -> Detections:
         return (x0, y0, w, h), crop, cv2.bitwise_and(ink, rim)
 
     def source_box(x0, y0, w, h):
-        return int(x0 * scale), int(y0 * scale), max(1, round(w * scale)), max(1, round(h * scale))
+        return to_source((x0, y0, w, h), scale)
 
     def add(x0, y0, w, h, crop):
         boxes.append(source_box(x0, y0, w, h))
