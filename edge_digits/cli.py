@@ -12,9 +12,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import __version__
-from .config import (CAMERA_MODEL, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
-                     Runtime, TrainConfig)
+from edge_digits import __version__
+from edge_digits.config import (MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
+                     Runtime, TrainConfig, camera_model)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
@@ -42,6 +42,17 @@ def _version(value: bool):
 def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")] = False):
     """Handwritten-digit recognition from training to the edge."""
+
+
+def _opencv_threads(runtime, threads: int) -> None:
+    """The camera and predict processes' OpenCV thread pool, set here where the CLI starts (a library call
+    changes no process-wide state). Each OpenCV call on a frame takes a tenth of a millisecond or less:
+    handing it to a second thread costs about what it saves, and on a busy machine it waits for a core. One
+    thread gives the steadier p99 and leaves the other core to the runtime; cv2.dnn as the runtime gets
+    --threads."""
+    import cv2
+
+    cv2.setNumThreads(threads if runtime == Runtime.opencv else 1)
 
 
 def _parse_list(text: str, enum, what: str) -> list:
@@ -77,7 +88,7 @@ def train(
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, out=out, force=force)
     try:
-        from .train import train as run_train
+        from edge_digits.training.train import train as run_train
 
         results = run_train(cfg)
     except EdgeDigitsError as e:
@@ -108,7 +119,7 @@ def evaluate(
     """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model
     (.keras, .tflite or .onnx, each through its own runtime)."""
     try:
-        from .train import evaluate as run_eval
+        from edge_digits.training.evaluate import evaluate as run_eval
 
         m = run_eval(model, dataset, data, strict=strict)
     except EdgeDigitsError as e:
@@ -144,7 +155,7 @@ def export(
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
                        calib_samples=calib_samples, max_drop=max_drop, data=data, force=force)
     try:
-        from .export import export as run_export
+        from edge_digits.exporters.export import export as run_export
 
         entries, manifest = run_export(cfg)
     except EdgeDigitsError as e:
@@ -187,14 +198,17 @@ def camera(
     """Read digits live from a camera, video, stream or images. Keys: q quit, space pause, s snapshot,
     d debug view. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
     try:
-        from . import boxfit, runtimes
-        from . import camera as cam
+        from edge_digits.vision.rules import boxfit
+        from edge_digits import runtime as runtimes
+        from edge_digits.app import camera as cam
+        from edge_digits.app.sources import Source
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
-        src = cam.Source(source)
-        runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
+        src = Source(source)
+        runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         fitter = boxfit.load() if box_fit else None
+        _opencv_threads(runtime, threads)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter)
     except EdgeDigitsError as e:
@@ -217,13 +231,15 @@ def predict(
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
     Exit code 1 when any file could not be read (each gets a one-line error)."""
     try:
-        from . import boxfit, runtimes
-        from . import camera as cam
+        from edge_digits.vision.rules import boxfit
+        from edge_digits import runtime as runtimes
+        from edge_digits.app import stills
 
         if not 0 <= min_confidence <= 1:
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
-        runner = runtimes.load(model, runtime, threads, strict=strict, default=CAMERA_MODEL)
-        results = cam.predict(images, runner, min_confidence=min_confidence, boxfit=boxfit.load() if box_fit else None)
+        runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
+        _opencv_threads(runtime, threads)
+        results = stills.predict(images, runner, min_confidence=min_confidence, boxfit=boxfit.load() if box_fit else None)
     except EdgeDigitsError as e:
         fail(str(e))
     for r in results:
@@ -271,8 +287,8 @@ def bench(
 ):
     """Benchmark every exported model x runtime x threads x batch: load time, latency percentiles, throughput,
     peak memory, accuracy and % of this machine's matmul peak, against a Keras model.predict baseline."""
-    from . import bench as b
-    from . import bench_report
+    from edge_digits.bench import matrix as b
+    from edge_digits.bench import report as bench_report
 
     try:
         if from_json:

@@ -7,13 +7,41 @@ from enum import Enum
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parent
-# The shipped default models. An installed wheel has no repo folder, so EDGE_DIGITS_MODELS may point elsewhere.
-EXPORT_DIR = Path(os.environ.get("EDGE_DIGITS_MODELS", REPO_DIR / "export"))
-SAMPLE_PATH = REPO_DIR / "tests" / "data" / "mnist_sample.npz"
+REPO_DIR = PACKAGE_DIR.parent  # a checkout; an installed package has no repo around it
 DEFAULT_MODEL_FILE = "edge_int8.tflite"
-CAMERA_MODEL = EXPORT_DIR / "camera" / "edge-cam_int8.tflite"  # what camera and predict read with by default
-BOXFIT_MODEL = EXPORT_DIR / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
+
+
+def models_dir() -> Path:
+    """Where the shipped models are, read at each call (never cached at import): $EDGE_DIGITS_MODELS when
+    set (a folder laid out like export/), else the models inside the installed package
+    (edge_digits/models, which the wheel build fills from export/), else the checkout's export/."""
+    env = os.environ.get("EDGE_DIGITS_MODELS")
+    if env:
+        return Path(env)
+    packaged = PACKAGE_DIR / "models"
+    if (packaged / "manifest.json").is_file():
+        return packaged
+    return REPO_DIR / "export"
+
+
+def default_model() -> Path:
+    return models_dir() / DEFAULT_MODEL_FILE  # bench, evaluate and runtime.load() without a model
+
+
+def camera_model() -> Path:
+    return models_dir() / "camera" / "edge-cam_int8.tflite"  # what camera and predict read with by default
+
+
+def boxfit_model() -> Path:
+    return models_dir() / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
+
+
+def sample_path() -> Path:
+    """The bundled class-balanced MNIST sample (tests/data in a checkout, packaged in a wheel)."""
+    packaged = PACKAGE_DIR / "models" / "mnist_sample.npz"
+    return packaged if packaged.is_file() else REPO_DIR / "tests" / "data" / "mnist_sample.npz"
+
+
 # The camera model is trained to give no opinion on what is no whole digit (a piece, a speck, two
 # neighbours together: edge_digits.camera_data), so a low score means "not a digit". On the development
 # pages (3,939 digits), with the box fit: 0.2 finds 5 digits more than 0.3 (27 missed against 32) and
@@ -87,7 +115,7 @@ class TrainConfig:
 @dataclass
 class ExportConfig:
     source: Path
-    out: Path = EXPORT_DIR
+    out: Path = Path("export")
     formats: list[Format] = field(default_factory=lambda: [Format.tflite, Format.onnx])
     int8: bool = False
     fp16: bool = False

@@ -27,10 +27,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_digits import boxfit, runtimes, synth, vision
-from edge_digits.synth import EDGE
-from edge_digits.config import CAMERA_MODEL, DEFAULT_MODEL_FILE, EXPORT_DIR
-from edge_digits.data import load_mnist, load_sample
+from edge_digits.training import evaluate
+from edge_digits.vision.rules import boxfit
+from edge_digits import runtime as runtimes
+from edge_digits.data import synth
+from edge_digits.vision import pipeline as vision
+from edge_digits.data.synth import EDGE
+from edge_digits.config import camera_model, default_model
+from edge_digits.data.mnist import load_mnist, load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 90210
@@ -52,7 +56,7 @@ def main() -> None:
                     help="page seed (default: the benchmark's; tune on others, e.g. the development seeds 1000, 2000, 3000)")
     ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
     ap.add_argument("--model", help="default: the shipped camera model, export/camera/edge-cam_int8.tflite")
-    ap.add_argument("--compare", default=str(EXPORT_DIR / DEFAULT_MODEL_FILE),
+    ap.add_argument("--compare", default=str(default_model()),
                     help="a second model read on the same pages, accuracy only (default: the MNIST-only export/edge_int8.tflite; '' for none)")
     ap.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
     ap.add_argument("--opencv-threads", type=int, default=1, help="cv2.setNumThreads (default 1, as the camera uses)")
@@ -64,17 +68,17 @@ def main() -> None:
     cv2.setNumThreads(args.opencv_threads)
     x, y, source = unseen_digits(args.data)
     pages = synth.make_pages(x, y, args.pages, seed=args.seed)
-    runner = runtimes.load(args.model, threads=args.threads, default=CAMERA_MODEL)
+    runner = runtimes.load(args.model, threads=args.threads, default=camera_model())
     fitter = None if args.no_box_fit else boxfit.load(args.threads)
     pngs = [cv2.imencode(".png", p.image)[1] for p in pages]
 
-    truth, found = synth.read(pages, runner, boxfit=fitter)
+    truth, found = evaluate.read(pages, runner, boxfit=fitter)
     acc = synth.score(truth, found)
     first = synth.score(truth[:FIRST], found[:FIRST]) if len(pages) > FIRST and args.seed == SEED else None
     other = None
     if args.compare:
         o = runtimes.load(args.compare, threads=args.threads)
-        other = {"model": o.path.name, "accuracy": synth.read_pages(pages, o, boxfit=fitter)}
+        other = {"model": o.path.name, "accuracy": evaluate.read_pages(pages, o, boxfit=fitter)}
 
     passes = []  # per pass: decode ms, processing ms, stage ms per frame
     for k in range(args.passes + 1):

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from edge_digits.artifacts import read_manifest
+from edge_digits.runtime.manifest import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE = ("import sys, time; t0 = time.perf_counter(); import numpy as np; from edge_digits import runtimes;"
+PROBE = ("import sys, time; t0 = time.perf_counter(); import numpy as np; from edge_digits import runtime as runtimes;"
          "r = runtimes.load(); r.predict(np.zeros((1, 28, 28), np.uint8)); t = time.perf_counter() - t0;"
          "tf = any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules);"
          "print(__import__('json').dumps({'in_process_s': t, 'tensorflow_loaded': tf}))")

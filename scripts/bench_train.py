@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge_digits.bench import cpu_model
+from edge_digits.bench.matrix import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHES = [("mlp", "mnist"), ("mlp-small", "mnist"), ("cnn", "mnist"), ("digits8x8", "sklearn-digits"),

@@ -9,17 +9,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from edge_digits import boxfit, camera, runtimes
-from edge_digits.config import CAMERA_MODEL, EdgeDigitsError
+from edge_digits.vision.rules import boxfit
+from edge_digits.app import camera, sources
+from edge_digits import runtime as runtimes
+from edge_digits.config import EdgeDigitsError, camera_model
 
 VIDEO = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 
 
 def main(video: Path) -> int:
     try:
-        runner = runtimes.load(default=CAMERA_MODEL)
+        runner = runtimes.load(default=camera_model())
         fitter = boxfit.load()  # as `edge-digits camera` runs by default
-        source = camera.Source(str(video))
+        source = sources.Source(str(video))
         if camera.window_available():
             camera.run(source, runner, boxfit=fitter)
             return 0

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_digits import synth
-from edge_digits.data import load_sample
+from edge_digits.data import synth
+from edge_digits.data.mnist import load_sample
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 SEED, FRAMES, FPS = 2026, 48, 12

@@ -6,7 +6,7 @@
 import sys
 from pathlib import Path
 
-from edge_digits.artifacts import read_manifest
+from edge_digits.runtime.manifest import read_manifest
 
 
 CAM = (", on MNIST plus {:,} digits as the camera pipeline cuts them out of photo-like pages of MNIST training "

@@ -25,14 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge_digits import artifacts  # noqa: E402
+from edge_digits.runtime import manifest as artifacts  # noqa: E402
 from edge_digits.config import EdgeDigitsError  # noqa: E402
 
 
 def _windows(args):
     data, pages, seed = args
-    from edge_digits.camera_data import box_windows
-    from edge_digits.data import load_mnist
+    from edge_digits.training.camera_data import box_windows
+    from edge_digits.data.mnist import load_mnist
 
     d = load_mnist(data)
     return box_windows(d.x_train, d.y_train, pages, seed)
@@ -71,9 +71,9 @@ def main() -> None:
 
     import keras
 
-    from edge_digits.export import Source, write_tflite_int8
-    from edge_digits.models import box_fit
-    from edge_digits.runtimes import LiteRTRunner
+    from edge_digits.exporters.export import Source, write_tflite_int8
+    from edge_digits.training.models import box_fit
+    from edge_digits.runtime import LiteRTRunner
 
     keras.utils.set_random_seed(a.seed)
     order = np.random.default_rng(a.seed).permutation(len(x))

@@ -11,7 +11,7 @@ FULL = os.environ.get("EDGE_DIGITS_DATA")
 
 @pytest.fixture(scope="session")
 def sample():
-    from edge_digits.data import load_sample
+    from edge_digits.data.mnist import load_sample
 
     return load_sample()
 
@@ -19,7 +19,7 @@ def sample():
 @pytest.fixture
 def no_full_data(monkeypatch, tmp_path):
     """Pretend no MNIST is installed anywhere (offline user with nothing)."""
-    from edge_digits import data
+    from edge_digits.data import mnist as data
 
     monkeypatch.delenv("EDGE_DIGITS_DATA", raising=False)
     monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "nothing" / "mnist.npz")

@@ -1,0 +1,107 @@
+"""Where frames come from: a camera index, a video file, a stream URL, or image files (one, a folder, a glob)."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_digits.app import images
+from edge_digits.config import EdgeDigitsError
+from edge_digits.core.quiet import quiet_opencv
+
+RECONNECT_TRIES = 3
+MAX_BAD_READS = 5  # in a row, from a live source, before we call it a disconnect
+
+
+def open_cameras(max_index: int = 8) -> list[int]:
+    """The camera indices that open here."""
+    quiet_opencv()
+    found = []
+    for i in range(max_index):
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            found.append(i)
+        cap.release()
+    return found
+
+
+class Source:
+    """Frames from a camera index, a video file, a stream URL, or a list of image files."""
+
+    def __init__(self, spec: str):
+        self.spec, self.cap, self.files, self.live = spec, None, None, False
+        p = Path(spec).expanduser()
+        if spec.strip().lstrip("-").isdigit():
+            self.index, self.live = int(spec), True
+            self.target = self.index
+            self._open_camera()
+        elif p.is_dir() or any(c in spec for c in "*?[") or (p.is_file() and p.suffix.lower() in images.IMAGE_EXTS):
+            self.files = [(label, f) for label, f in images.expand([spec])]
+            if not any(f for _, f in self.files):  # a folder or glob with no image in it
+                raise EdgeDigitsError(f"{spec}: no images found")
+        elif p.is_file():
+            self._open_capture(str(p), "video file")
+        elif "://" in spec:
+            self.live, self.target = True, spec
+            self._open_capture(spec, "stream")
+        else:
+            raise EdgeDigitsError(f"{spec}: no such camera index, file, folder, glob or stream URL")
+        self.pos = 0
+
+    def _open_camera(self) -> None:
+        quiet_opencv()
+        self.cap = cv2.VideoCapture(self.index)
+        if not self.cap.isOpened():
+            self.cap.release()
+            ok = [i for i in open_cameras() if i != self.index]
+            where = f"indices that open: {', '.join(map(str, ok))}" if ok else "no camera opens on this machine"
+            raise EdgeDigitsError(f"camera {self.index} does not open ({where}); "
+                                  "--source also takes a video file, image, folder, glob or stream URL")
+
+    def _open_capture(self, what: str, kind: str) -> None:
+        quiet_opencv()
+        self.cap = cv2.VideoCapture(what)
+        if not self.cap.isOpened():
+            raise EdgeDigitsError(f"{what}: cannot open as a {kind}")
+
+    def reconnect(self, err=None) -> bool:
+        self.cap.release()
+        for attempt in range(1, RECONNECT_TRIES + 1):
+            print(f"source lost; reconnecting ({attempt}/{RECONNECT_TRIES})", file=err or sys.stderr)
+            time.sleep(0.5 * attempt)
+            self.cap = cv2.VideoCapture(self.target)
+            if self.cap.isOpened():
+                return True
+        return False
+
+    def read(self) -> tuple[str, np.ndarray | None, str]:
+        """('frame', image, name) | ('bad', None, why) | ('end', None, '')"""
+        if self.files is not None:
+            if self.pos >= len(self.files):
+                return "end", None, ""
+            label, f = self.files[self.pos]
+            self.pos += 1
+            if f is None:
+                return "bad", None, f"{label}: no such file"
+            try:
+                return "frame", images.read_image(f), label
+            except EdgeDigitsError as e:
+                return "bad", None, str(e)
+        ok, frame = self.cap.read()
+        if ok and frame is not None and frame.size:
+            self.pos += 1
+            return "frame", frame, str(self.pos - 1)
+        if not self.live and not ok:
+            # a file: the end, unless the container says frames remain (a damaged frame: skip it)
+            total, at = self.cap.get(cv2.CAP_PROP_FRAME_COUNT), self.cap.get(cv2.CAP_PROP_POS_FRAMES)
+            if total <= 0 or at >= total - 1:
+                return "end", None, ""
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, at + 1)
+        return "bad", None, "empty or unreadable frame"
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()

@@ -1,0 +1,18 @@
+"""Camera crops for training: the pipeline's own output on pages of known digits."""
+import numpy as np
+
+from edge_digits import runtime as runtimes
+from edge_digits.training.camera_data import NOT_A_DIGIT, camera_crops
+
+
+def test_camera_crops_are_labelled_pipeline_crops(sample):
+    x, y = camera_crops(sample.x_train, sample.y_train, pages=40, seed=4)
+    assert x.shape[1:] == (28, 28) and x.dtype == np.uint8 and len(x) == len(y) >= 80
+    assert set(np.unique(y)) <= set(range(10)) | {NOT_A_DIGIT}
+    digit = y != NOT_A_DIGIT
+    assert 0 < (~digit).sum() < 0.2 * len(y)  # pieces and specks are there, and few
+    # they are digits as the camera sees them: the shipped MNIST model reads most of them right
+    acc = (runtimes.load().predict(x[digit]).argmax(1) == y[digit]).mean()
+    assert acc >= 0.85, acc
+    x2, y2 = camera_crops(sample.x_train, sample.y_train, pages=40, seed=4)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)  # a seed gives the same crops
