@@ -131,8 +131,8 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                 continue
             bad_run = 0
             res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug, boxfit=boxfit)
-            digits, readings = tracker.update(res.digits) if tracker else (res.digits, res.readings)
-            res.digits, res.readings = digits, readings
+            if tracker:
+                res.digits, res.numbers = tracker.update(res.digits)
             proc = sum(res.ms.values())
             ms = {"capture": t_cap, **res.ms, "total": t_cap + proc}
             s.frames += 1
@@ -140,8 +140,7 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
             s.capture_ms.append(t_cap)
             fps = 0.9 * fps + 0.1 * (1e3 / max(ms["total"], 1e-3)) if fps else 1e3 / max(ms["total"], 1e-3)
             if json_out:
-                rec = {"frame": s.frames - 1, "digits": [d.to_json() for d in digits], "readings": readings,
-                       "ms": {k: round(v, 3) for k, v in ms.items()}}
+                rec = {"frame": s.frames - 1, **res.to_json(), "ms": {k: round(v, 3) for k, v in ms.items()}}
                 if source.files is not None:
                     rec["path"] = name
                 out.write(json.dumps(rec) + "\n")

@@ -24,5 +24,5 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
             res = vision.classify_mnist_image(img, runner)
         else:
             res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit)
-        results.append({"path": label, "digits": [d.to_json() for d in res.digits], "readings": res.readings})
+        results.append({"path": label, **res.to_json()})
     return results

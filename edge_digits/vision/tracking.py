@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_digits.core.boxes import iou
-from edge_digits.vision.pipeline import Digit, group_readings
+from edge_digits.vision.numbers import group_numbers
+from edge_digits.vision.results import Digit, Number
 
 
 @dataclass
@@ -24,8 +25,8 @@ class Tracker:
         self.tracks: list[Track] = []
         self.next_id = 0
 
-    def update(self, digits: list[Digit]) -> tuple[list[Digit], list[str]]:
-        """Smoothed digits (with track ids) and readings for this frame's raw digits."""
+    def update(self, digits: list[Digit]) -> tuple[list[Digit], list[Number]]:
+        """Smoothed digits (with track ids) and numbers for this frame's raw digits."""
         pairs = sorted(((iou(t.box, d.box), i, j) for i, t in enumerate(self.tracks) for j, d in enumerate(digits)),
                        reverse=True)
         track_of: dict[int, Track] = {}
@@ -54,4 +55,4 @@ class Tracker:
             if t.id not in updated:
                 t.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        return out, group_readings(out)
+        return out, group_numbers(out)

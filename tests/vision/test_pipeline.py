@@ -127,7 +127,8 @@ def test_tracker_smooths_a_flicker():
         p = np.full(10, 0.01, np.float32)
         p[label] = 0.9
         d = vision.Digit((100 + k, 50, 20, 30), label, 0.9, probs=p)
-        digits_, readings = tr.update([d])
+        digits_, numbers = tr.update([d])
+        readings = [n.text for n in numbers]
         out.append((digits_[0].label, digits_[0].track, readings))
     assert [o[0] for o in out] == [3] * 6
     assert len({o[1] for o in out}) == 1
