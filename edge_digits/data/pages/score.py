@@ -1,0 +1,175 @@
+"""Scores a digit reader on generated pages, overall, per condition value and per digit height, with 95%
+Wilson intervals. numpy only.
+
+results: one per page, either {"digits": [(box, label), ...], "numbers": [(text, box, [digit idx]), ...]}
+or the pair (digits, numbers); boxes are x, y, w, h in image pixels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+HEIGHTS = [(0, 20), (20, 40), (40, 90), (90, 200), (200, None)]  # true digit height buckets, px
+METRICS = ["recall", "precision", "read_right", "numbers_whole", "pages_exact"]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    r = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return float(max(0.0, c - r)), float(min(1.0, c + r))
+
+
+def _iou(a, b) -> np.ndarray:
+    """IoU of every box in a (N, 4) with every box in b (M, 4)."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
+    y1 = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def _inside(a, b) -> np.ndarray:
+    """Share of each box of a lying in each box of b."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    iou = _iou(a, b)
+    area_a, area_b = (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None]
+    inter = iou * (area_a + area_b) / (1 + iou)
+    return inter / np.maximum(area_a, 1e-9)
+
+
+def _match(t, f, min_iou):
+    """One-to-one matching, best IoU first: list of (true index, found index)."""
+    if len(t) == 0 or len(f) == 0:
+        return []
+    m = _iou(t, f)
+    pairs, used_t, used_f = [], set(), set()
+    for flat in np.argsort(-m, axis=None, kind="stable"):
+        i, j = divmod(int(flat), m.shape[1])
+        if m[i, j] < min_iou:
+            break
+        if i not in used_t and j not in used_f:
+            used_t.add(i), used_f.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
+def _page(page, result, min_iou):
+    """Counts for one page: (totals dict, per-digit [height, found, right], per-found-box [height, matched])."""
+    digits, numbers = (result["digits"], result.get("numbers", [])) if isinstance(result, dict) else result
+    fb = np.array([d[0] for d in digits], float).reshape(-1, 4)
+    fl = [int(d[1]) for d in digits]
+    keep = np.ones(len(fb), bool)
+    if len(page.ignore) and len(fb):  # a box mostly on a cut digit counts neither way
+        keep = _inside(fb, page.ignore).max(1) < 0.5
+    fb, fl = fb[keep], [v for v, k in zip(fl, keep) if k]
+    pairs = _match(page.boxes, fb, min_iou)
+    found_t = np.zeros(len(page.boxes), bool)
+    right_t = np.zeros(len(page.boxes), bool)
+    hit_f = np.zeros(len(fb), bool)
+    for i, j in pairs:
+        found_t[i], hit_f[j] = True, True
+        right_t[i] = fl[j] == int(page.labels[i])
+    nb = np.array([n[1] for n in numbers], float).reshape(-1, 4)
+    if len(page.ignore) and len(nb):
+        nkeep = _inside(nb, page.ignore).max(1) < 0.5
+        numbers = [n for n, k in zip(numbers, nkeep) if k]
+        nb = nb[nkeep]
+    whole = 0
+    if page.numbers and len(nb):
+        ov = _iou([n.box for n in page.numbers], nb)
+        used = set()
+        for i, n in enumerate(page.numbers):
+            for j in np.argsort(-ov[i]):
+                if ov[i, j] < min_iou:
+                    break
+                if j not in used and str(numbers[j][0]) == n.text:
+                    used.add(int(j))
+                    whole += 1
+                    break
+    exact = (whole == len(page.numbers) and len(numbers) == len(page.numbers)
+             and bool(right_t.all()) and bool(hit_f.all()))
+    tot = {"digits": len(page.boxes), "found": len(fb), "matched": int(found_t.sum()), "right": int(right_t.sum()),
+           "numbers": len(page.numbers), "whole": whole, "pages": 1, "exact": int(exact)}
+    per_t = np.stack([page.boxes[:, 3] if len(page.boxes) else np.zeros(0), found_t, right_t], 1)
+    per_f = np.stack([fb[:, 3], hit_f], 1)
+    return tot, per_t, per_f
+
+
+def _metrics(t: dict) -> dict:
+    pairs = {"recall": ("matched", "digits"), "precision": ("matched", "found"), "read_right": ("right", "digits"),
+             "numbers_whole": ("whole", "numbers"), "pages_exact": ("exact", "pages")}
+    out = {k: t[k] for k in ("pages", "digits", "found", "numbers")}
+    for name, (k, n) in pairs.items():
+        out[name] = {"value": t[k] / t[n] if t[n] else float("nan"), "k": t[k], "n": t[n], "ci": wilson(t[k], t[n])}
+    return out
+
+
+def _bucket(h: float) -> str:
+    for lo, hi in HEIGHTS:
+        if hi is None or h < hi:
+            return f"{lo}-{hi - 1} px" if hi else f"{lo}+ px"
+    return "?"
+
+
+def score(pages, results, min_iou: float = 0.5) -> dict:
+    keys = ("digits", "found", "matched", "right", "numbers", "whole", "pages", "exact")
+    zero = lambda: dict.fromkeys(keys, 0)  # noqa: E731
+    overall, by_cond, by_h = zero(), {}, {}
+    for page, res in zip(pages, results):
+        tot, per_t, per_f = _page(page, res, min_iou)
+        groups = [overall] + [by_cond.setdefault(k, {}).setdefault(v, zero()) for k, v in page.conditions.items()]
+        for g in groups:
+            for k in keys:
+                g[k] += tot[k]
+        for h, f, r in per_t:
+            b = by_h.setdefault(_bucket(h), zero())
+            b["digits"] += 1
+            b["matched"] += int(f)
+            b["right"] += int(r)
+        for h, m in per_f:  # precision per bucket is over found boxes of that height
+            b = by_h.setdefault(_bucket(h), zero())
+            b["found"] += 1
+            b["matched_f"] = b.get("matched_f", 0) + int(m)
+    report = {"overall": _metrics(overall),
+              "by_condition": {k: {v: _metrics(t) for v, t in sorted(vals.items())} for k, vals in by_cond.items()},
+              "by_height": {}}
+    order = [_bucket(lo) for lo, _ in HEIGHTS]
+    for name in sorted(by_h, key=order.index):
+        t = by_h[name]
+        m = _metrics(t)
+        mf = t.get("matched_f", 0)
+        m["precision"] = {"value": mf / t["found"] if t["found"] else float("nan"), "k": mf, "n": t["found"],
+                          "ci": wilson(mf, t["found"])}
+        for k in ("numbers_whole", "pages_exact"):
+            m.pop(k)
+        report["by_height"][name] = m
+    return report
+
+
+def _cell(m: dict) -> str:
+    if not m["n"]:
+        return "-"
+    lo, hi = m["ci"]
+    return f"{100 * m['value']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f})"
+
+
+def _table(rows: dict, first: str, metrics: list[str]) -> list[str]:
+    out = [f"| {first} | pages | digits | " + " | ".join(metrics) + " |",
+           "|" + "---|" * (3 + len(metrics))]
+    for name, m in rows.items():
+        out.append(f"| {name} | {m['pages']} | {m['digits']} | " + " | ".join(_cell(m[k]) for k in metrics) + " |")
+    return out
+
+
+def format_markdown(report: dict) -> str:
+    lines = ["## Overall", ""] + _table({"all": report["overall"]}, "", METRICS)
+    lines += ["", "## By digit height", ""] + _table(report["by_height"], "height", METRICS[:3])
+    for cls, vals in report["by_condition"].items():
+        lines += ["", f"## {cls}", ""] + _table(vals, cls, METRICS)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,122 @@
+"""Tests of the page generator and the scorer, on the full MNIST ($EDGE_DIGITS_DATA) and USPS ($EDGE_DIGITS_USPS)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from edge_digits.data.pages import CONDITIONS, EDGE, banks, make_page, make_pages
+from edge_digits.data.pages.score import score
+
+MNIST = os.environ.get("EDGE_DIGITS_DATA", "")
+USPS = os.environ.get("EDGE_DIGITS_USPS", "")
+
+
+@pytest.fixture(scope="module")
+def bank():
+    if not (os.path.exists(MNIST) and os.path.exists(USPS)):
+        pytest.skip("needs the full MNIST and USPS: set EDGE_DIGITS_DATA and EDGE_DIGITS_USPS (CI has both)")
+    return banks(MNIST, USPS, "dev")
+
+
+@pytest.fixture(scope="module")
+def pages(bank):
+    return make_pages(bank, 40, 7)
+
+
+def test_deterministic(bank):
+    a, b = make_pages(bank, 4, 123), make_pages(bank, 4, 123)
+    for p, q in zip(a, b):
+        assert p.image.tobytes() == q.image.tobytes()
+        assert np.array_equal(p.boxes, q.boxes) and np.array_equal(p.labels, q.labels)
+        assert p.conditions == q.conditions and [n.text for n in p.numbers] == [n.text for n in q.numbers]
+    assert make_pages(bank, 1, 124)[0].image.tobytes() != make_pages(bank, 1, 123)[0].image.tobytes()
+
+
+def test_boxes_inside_and_on_ink(pages):
+    clear = total = 0
+    for p in pages:
+        H, W = p.image.shape[:2]
+        assert len(p.boxes) == len(p.labels)
+        grey = p.image.mean(2)
+        paper = np.median(grey)
+        for x, y, w, h in p.boxes:
+            assert x >= EDGE and y >= EDGE and x + w <= W - EDGE and y + h <= H - EDGE
+            assert w >= 1 and h >= 8
+            roi = grey[y: y + h, x: x + w]
+            # ink under the box: some pixels darker than the box's own typical level (all boxes), clearly
+            # darker for nearly all (a tiny faint digit under blur and low resolution may be barely there)
+            assert roi.min() < np.percentile(roi, 75) - 3, (p.conditions, (x, y, w, h))
+            clear += roi.min() < np.percentile(roi, 75) - 8 or roi.min() < paper - 15
+            total += 1
+    assert clear >= 0.97 * total
+
+
+def test_numbers_cover_digits_once(pages):
+    for p in pages:
+        idx = sorted(i for n in p.numbers for i in n.digits)
+        assert idx == list(range(len(p.boxes)))
+        for n in p.numbers:
+            assert n.text == "".join(str(p.labels[i]) for i in n.digits)
+
+
+def test_ignore_touches_edge(bank):
+    seen = 0
+    for s in range(12):
+        p = make_page(bank, np.random.default_rng(s), (640, 480), cut="yes")
+        H, W = p.image.shape[:2]
+        for x, y, w, h in p.ignore:
+            seen += 1
+            assert x <= EDGE or y <= EDGE or x + w >= W - EDGE or y + h >= H - EDGE
+    assert seen > 0
+
+
+@pytest.mark.parametrize("cls", list(CONDITIONS))
+def test_every_condition_reachable(bank, cls):
+    for v in CONDITIONS[cls]:
+        for s in range(5):  # "cut" is measured (a cut digit may find no room): a few seeds
+            kw = {"digit_size" if cls == "size" else cls: v}
+            p = make_page(bank, np.random.default_rng(s), None, **kw)
+            if p.conditions[cls] == v:
+                break
+        assert p.conditions[cls] == v
+        assert set(p.conditions) == set(CONDITIONS)
+
+
+def _truth(p):
+    return {"digits": [(tuple(b), int(l)) for b, l in zip(p.boxes, p.labels)],
+            "numbers": [(n.text, n.box, n.digits) for n in p.numbers]}
+
+
+def test_score_truth_is_perfect(pages):
+    r = score(pages, [_truth(p) for p in pages])["overall"]
+    for k in ("recall", "precision", "read_right", "numbers_whole", "pages_exact"):
+        assert r[k]["value"] == 1.0, k
+
+
+def test_score_drops(pages):
+    ps = [p for p in pages if len(p.boxes) >= 2][:10]
+    n = sum(len(p.boxes) for p in ps)
+    res = [_truth(p) for p in ps]
+    res[0]["digits"] = res[0]["digits"][1:]  # a missing digit
+    r = score(ps, res)["overall"]
+    assert r["recall"]["k"] == n - 1 and r["precision"]["value"] == 1.0
+    res = [_truth(p) for p in ps]
+    res[0]["digits"].append(((1, 1, 5, 5), 3))  # an extra one
+    r = score(ps, res)["overall"]
+    assert r["recall"]["value"] == 1.0 and r["precision"]["k"] == n and r["precision"]["n"] == n + 1
+    res = [_truth(p) for p in ps]
+    b, lab = res[0]["digits"][0]
+    res[0]["digits"][0] = (b, (lab + 1) % 10)  # a misread one
+    r = score(ps, res)["overall"]
+    assert r["recall"]["value"] == 1.0 and r["read_right"]["k"] == n - 1 and r["pages_exact"]["k"] == len(ps) - 1
+    assert "by_condition" in score(ps, res) and score(ps, res)["by_height"]
+
+
+def test_score_ignores_cut_digits(bank):
+    p = make_page(bank, np.random.default_rng(3), (640, 480), cut="yes")
+    res = _truth(p)
+    res["digits"] += [(tuple(b), 1) for b in p.ignore]
+    r = score([p], [res])["overall"]
+    assert r["precision"]["value"] == 1.0
