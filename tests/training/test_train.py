@@ -49,6 +49,7 @@ def test_evaluate_reports_the_same_accuracy(small_run):
     assert abs(m["accuracy"] - json.loads((small_run / "metrics.json").read_text())["accuracy"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_several_optimizers_are_compared(tmp_path):
     out = tmp_path / "cmp"
     r = runner.invoke(app, ["train", "--arch", "mlp-small", "--dataset", "sample", "--epochs", "1",
@@ -58,6 +59,12 @@ def test_several_optimizers_are_compared(tmp_path):
     assert (out / "comparison.png").stat().st_size > 0
     rows = json.loads((out / "comparison.json").read_text())
     assert [x["optimizer"] for x in rows] == ["adam", "sgd"]
+    # the table is what each run measured, not a copy of one of them
+    for x in rows:
+        run = json.loads((out / x["optimizer"] / "metrics.json").read_text())
+        assert x["accuracy"] == run["accuracy"] and x["optimizer"] == run["optimizer"]
+        assert f"| {x['optimizer']} | {x['accuracy']:.4f} |" in (out / "comparison.md").read_text()
+    assert rows[0]["accuracy"] != rows[1]["accuracy"]
 
 
 def test_every_arch_builds_with_its_parameter_count():
@@ -69,6 +76,7 @@ def test_every_arch_builds_with_its_parameter_count():
     assert models.flops_per_digit(models.build(Arch.edge)) <= 3_000_000
 
 
+@pytest.mark.slow
 def test_camera_recipe_adds_camera_crops(tmp_path):
     out = tmp_path / "cam"
     r = runner.invoke(app, ["train", "--arch", "edge-cam", "--dataset", "sample", "--epochs", "1",
@@ -78,12 +86,13 @@ def test_camera_recipe_adds_camera_crops(tmp_path):
     assert m["arch"] == "edge-cam" and 50 <= m["camera_crops"] <= 20 * 8
 
 
+@pytest.mark.slow
 def test_digits8x8_trains_offline(tmp_path):
     pytest.importorskip("sklearn")
     r = runner.invoke(app, ["train", "--arch", "digits8x8", "--dataset", "sklearn-digits", "--epochs", "3",
                             "--out", str(tmp_path / "d8")])
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "d8" / "metrics.json").read_text())["accuracy"] > 0.5
+    assert json.loads((tmp_path / "d8" / "metrics.json").read_text())["accuracy"] > 0.8  # 87% measured
 
 
 @pytest.mark.parametrize("args,message", [
@@ -121,6 +130,7 @@ def test_evaluate_bad_model(tmp_path):
     assert r.exit_code == 2 and "cannot load" in r.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_best_model_so_far(tmp_path):
     import os
     import signal
