@@ -14,7 +14,8 @@ from pathlib import Path
 
 from edge_digits.runtime import manifest as artifacts
 from edge_digits.config import DEFAULT_MODEL_FILE, REPO_DIR, EdgeDigitsError, Format, Precision, Runtime, models_dir
-from edge_digits.runtime import FORMAT_RUNTIMES, ORT_PREFERRED, ORT_SHORT, unsupported
+from edge_digits.runtime import FORMAT_RUNTIMES, ORT_PREFERRED, unsupported
+from edge_digits.runtime.providers import parse_providers
 
 DEFAULT_BATCHES = [1, 8, 64, 256]
 CPU = "CPUExecutionProvider"
@@ -67,19 +68,6 @@ def _parse_enum(text, enum, what):
     return out
 
 
-def parse_providers(text: str) -> list[str]:
-    """Short (`cpu`, `cuda`, `tensorrt`/`trt`) or full ONNX Runtime names -> full names; unknown names fail."""
-    out = []
-    for part in _split(text):
-        full = ORT_SHORT.get(part.lower(), part)
-        if full not in ORT_PREFERRED:
-            raise EdgeDigitsError(f"unknown provider '{part}' (known: {', '.join(sorted(ORT_SHORT))})")
-        out.append(full)
-    if not out:
-        raise EdgeDigitsError("--providers is empty")
-    return out
-
-
 def _parse_ints(text: str, what: str) -> list[int]:
     out = []
     for part in _split(text):
@@ -117,7 +105,7 @@ def config_from_options(manifest: Path | None = None, formats: str | None = None
     if runtimes is not None:
         cfg.runtimes = _parse_enum(runtimes, Runtime, "runtime")
     if providers is not None:
-        cfg.providers = parse_providers(providers)
+        cfg.providers = parse_providers(providers)  # unknown names fail; absent ones get skipped rows
     if threads is not None:
         all_cores = str(os.cpu_count() or 1)
         cfg.threads = _parse_ints(",".join(all_cores if t.lower() in ("all", "max") else t for t in _split(threads)),
