@@ -32,6 +32,10 @@ def camera_model() -> Path:
     return models_dir() / "camera" / "edge-cam_int8.tflite"  # what camera and predict read with by default
 
 
+def detector_model() -> Path:
+    return models_dir() / "detector" / "detector_int8.tflite"  # the learned digit detector of camera and predict
+
+
 def boxfit_model() -> Path:
     return models_dir() / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
 

@@ -97,7 +97,7 @@ class Summary:
 
 def run(source: Source, runner, *, headless: bool = False, json_out: bool = False, record: Path | None = None,
         min_confidence: float = vision.MIN_CONFIDENCE, max_frames: int | None = None, smooth: bool = True,
-        out=None, err=None, boxfit=None) -> Summary:
+        out=None, err=None, boxfit=None, detector=None) -> Summary:
     """Read, detect, classify, show/print/record until the source ends, q, Ctrl-C or a lost camera."""
     out, err = out or sys.stdout, err or sys.stderr
     fps_in = source.cap.get(cv2.CAP_PROP_FPS) if source.cap is not None else 0
@@ -130,7 +130,8 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                     bad_run = 0
                 continue
             bad_run = 0
-            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug, boxfit=boxfit)
+            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug, boxfit=boxfit,
+                                    detector=detector)
             if tracker:
                 res.digits, res.numbers = tracker.update(res.digits)
             proc = sum(res.ms.values())

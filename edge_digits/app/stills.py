@@ -7,7 +7,7 @@ from edge_digits.vision import pipeline as vision
 
 
 def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDENCE,
-            max_pixels: int = images.MAX_PIXELS, boxfit=None) -> list[dict]:
+            max_pixels: int = images.MAX_PIXELS, boxfit=None, detector=None) -> list[dict]:
     """One dict per image: path, digits, readings, or path and error. A 28x28 image is taken as an
     MNIST-style digit and classified as it is."""
     results = []
@@ -23,6 +23,6 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
         if img.shape[:2] == (28, 28):
             res = vision.classify_mnist_image(img, runner)
         else:
-            res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit)
+            res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit, detector=detector)
         results.append({"path": label, **res.to_json()})
     return results

@@ -61,3 +61,9 @@ def match(truth, found, min_iou: float = 0.5) -> list[tuple[int, int]]:
             used_t.add(i), used_f.add(j)
             out.append((int(i), int(j)))
     return out
+
+
+def inside_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) share of each box of a (N, 4) that lies in each box of b (M, 4)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    return intersections(a, b) / np.maximum(a[:, 2] * a[:, 3], 1e-9)[:, None]

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 from edge_digits.config import MIN_CONFIDENCE
+from edge_digits.core.boxes import union
+from edge_digits.vision.crops import classifier_batch
 from edge_digits.vision.normalize import CANVAS, normalize_crop  # noqa: F401 - part of this module's API
 from edge_digits.vision.numbers import group_numbers, group_readings  # noqa: F401
 from edge_digits.vision.results import Digit, FrameResult, Number  # noqa: F401
@@ -23,10 +25,16 @@ from edge_digits.vision.rules.detect import Detections, find_digits  # noqa: F40
 
 
 def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE, debug: bool = False,
-               boxfit=None) -> FrameResult:
-    """Detect, normalize and classify every digit of a frame, with one runner.predict call for all. With a
-    boxfit runner (the box-fit net, edge_digits.boxfit) each digit's box is then grown to the whole digit,
-    in one more call, and a digit that turns out to be a piece of another is dropped."""
+               boxfit=None, detector=None) -> FrameResult:
+    """Detect, normalize and classify every digit of a frame, with one runner.predict call for all.
+
+    With a detector (vision.detector.LearnedDetector, the default of camera and predict) the learned net
+    finds the digits and links those of one number; without, the rules detector (vision.rules) does, and
+    numbers come from the gap rule. With a boxfit runner (rules only: the box-fit net) each digit's box
+    is then grown to the whole digit, in one more call, and a digit that turns out to be a piece of
+    another is dropped."""
+    if detector is not None:
+        return read_learned(frame, runner, detector, min_confidence, debug)
     t0 = time.perf_counter()
     det = find_digits(frame)
     t1 = time.perf_counter()
@@ -51,6 +59,39 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
         ms["fit"] = (time.perf_counter() - t3) * 1e3
     return FrameResult(digits, group_numbers(digits), ms, det if debug else None, batch if debug else None,
                        rejected=rejected, probs=probs)
+
+
+def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MIN_CONFIDENCE,
+                 debug: bool = False) -> FrameResult:
+    """The learned path: the detector's boxes and number links, each box's crop classified in one batch.
+    A digit the classifier is less sure of than min_confidence is dropped (from its number too); a box
+    the frame edge cuts is never reported (half a digit reads as another digit)."""
+    t0 = time.perf_counter()
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(
+        frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    found = detector.find(grey)
+    t1 = time.perf_counter()
+    batch = classifier_batch(grey, found.boxes)
+    t2 = time.perf_counter()
+    digits, probs, new_index = [], None, {}
+    if len(batch):
+        probs = runner.predict(batch)
+        labels, conf = probs.argmax(1), probs.max(1)
+        for i in np.flatnonzero(conf >= min_confidence):
+            new_index[int(i)] = len(digits)
+            x, y, w, h = found.boxes[i]
+            digits.append(Digit((int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h)))),
+                                int(labels[i]), float(conf[i]), probs=probs[i]))
+    numbers = []
+    for group in found.numbers:
+        members = [new_index[i] for i in group if i in new_index]
+        if members:
+            numbers.append(Number("".join(str(digits[i].label) for i in members),
+                                  union([digits[i].box for i in members]), members))
+    t3 = time.perf_counter()
+    ms = {"detect": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3}
+    return FrameResult(digits, numbers, ms, found if debug else None, batch if debug else None,
+                       rejected=len(batch) - len(digits), probs=probs)
 
 
 def classify_mnist_image(img: np.ndarray, runner) -> FrameResult:

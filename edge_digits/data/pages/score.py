@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_digits.core.boxes import inside_matrix as _inside, iou_matrix as _iou, match as _match
+
 HEIGHTS = [(0, 20), (20, 40), (40, 90), (90, 200), (200, None)]  # true digit height buckets, px
 METRICS = ["recall", "precision", "read_right", "numbers_whole", "pages_exact"]
 
@@ -20,43 +22,6 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     c = (p + z * z / (2 * n)) / d
     r = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return float(max(0.0, c - r)), float(min(1.0, c + r))
-
-
-def _iou(a, b) -> np.ndarray:
-    """IoU of every box in a (N, 4) with every box in b (M, 4)."""
-    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
-    y1 = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return inter / np.maximum(union, 1e-9)
-
-
-def _inside(a, b) -> np.ndarray:
-    """Share of each box of a lying in each box of b."""
-    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    iou = _iou(a, b)
-    area_a, area_b = (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None]
-    inter = iou * (area_a + area_b) / (1 + iou)
-    return inter / np.maximum(area_a, 1e-9)
-
-
-def _match(t, f, min_iou):
-    """One-to-one matching, best IoU first: list of (true index, found index)."""
-    if len(t) == 0 or len(f) == 0:
-        return []
-    m = _iou(t, f)
-    pairs, used_t, used_f = [], set(), set()
-    for flat in np.argsort(-m, axis=None, kind="stable"):
-        i, j = divmod(int(flat), m.shape[1])
-        if m[i, j] < min_iou:
-            break
-        if i not in used_t and j not in used_f:
-            used_t.add(i), used_f.add(j)
-            pairs.append((i, j))
-    return pairs
 
 
 def _page(page, result, min_iou):

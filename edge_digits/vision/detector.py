@@ -1,0 +1,175 @@
+"""The learned digit detector: a small fully convolutional net (CenterNet-style centres and sizes, with a
+CRAFT-style link map between neighbouring digits of one number) and the short post-process that turns its
+maps into digit boxes and numbers. Pure numpy + cv2; the net runs through runtime.maps (LiteRT or ONNX
+Runtime, no TensorFlow). Trained by `edge-digits train --arch detector` (edge_digits.training.detector).
+
+The net sees the grey frame letterboxed into its input (IN_W x IN_H, 320x240): the frame is scaled by
+s = min(IN_W / W, IN_H / H) keeping its aspect ratio and centred, the rest filled with the frame's mean
+grey (a portrait 480x640 frame becomes a 180x240 picture in the middle of 320x240). `letterbox` gives
+(s, pad_x, pad_y); a point p of the source is at p * s + pad in the net input.
+
+Maps, at 1/STRIDE of the input (60x80 for 240x320), channels last:
+  prob[..., 0]  digit centre heatmap (CenterNet): a peak per digit
+  prob[..., 1]  link map (CRAFT's affinity): high on the segment joining consecutive digits of a number
+  geom[..., 0:2] log(w), log(h) of the digit's box in net-input pixels, read at its peak
+  geom[..., 2:4] sub-cell offset of the centre: centre = STRIDE * (cell + offset), in input pixels
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+STRIDE = 4
+IN_W, IN_H = 320, 240
+HEAT_T = 0.3  # peak threshold, tuned on dev pages
+LINK_T = 0.35  # link threshold (min over the samples on the segment)
+LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
+MAX_PEAKS = 40
+K3 = np.ones((3, 3), np.uint8)
+
+
+def letterbox(src_size: tuple[int, int], in_size: tuple[int, int] = (IN_W, IN_H)) -> tuple[float, float, float]:
+    """(scale, pad_x, pad_y) that place a src_size = (W, H) frame centred in in_size = (W, H)."""
+    W, H = src_size
+    iw, ih = in_size
+    s = min(iw / W, ih / H)
+    return s, (iw - W * s) / 2.0, (ih - H * s) / 2.0
+
+
+def to_input(grey: np.ndarray, in_size: tuple[int, int] = (IN_W, IN_H)) -> np.ndarray:
+    """Grey uint8 frame of any size -> uint8 (in_h, in_w) letterboxed net input."""
+    H, W = grey.shape[:2]
+    iw, ih = in_size
+    if (W, H) == (iw, ih):
+        return grey
+    s, px, py = letterbox((W, H), in_size)
+    nw, nh = max(1, round(W * s)), max(1, round(H * s))
+    small = cv2.resize(grey, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    if (nw, nh) == (iw, ih):
+        return small
+    out = np.full((ih, iw), int(small.mean()), np.uint8)
+    x0, y0 = int(round(px)), int(round(py))
+    x0, y0 = min(x0, iw - nw), min(y0, ih - nh)
+    out[y0: y0 + nh, x0: x0 + nw] = small
+    return out
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None = None,
+           in_size: tuple[int, int] = (IN_W, IN_H), heat_t: float = HEAT_T, link_t: float = LINK_T,
+           max_dist: float = 2.5) -> tuple[list[tuple[np.ndarray, float]], list[list[int]]]:
+    """Maps (h, w, 2) and (h, w, 4) -> digits [(box xywh float in source px, score)] and numbers
+    [[digit indices, in reading order]]. Every digit is in exactly one number (a lone digit is a number
+    of one). src_size (W, H) of the frame the boxes are scaled back to (default: the net input)."""
+    heat = np.ascontiguousarray(prob[..., 0], np.float32)
+    peaks = (heat >= cv2.dilate(heat, K3)) & (heat > heat_t)
+    ys, xs = np.nonzero(peaks)
+    if len(ys) == 0:
+        return [], []
+    score = heat[ys, xs]
+    if len(ys) > MAX_PEAKS:
+        keep = np.argsort(-score)[:MAX_PEAKS]
+        ys, xs, score = ys[keep], xs[keep], score[keep]
+    g = geom[ys, xs].astype(np.float32)
+    wh = np.exp(np.clip(g[:, 0:2], -2.0, 7.0))
+    cx = STRIDE * (xs + g[:, 2])
+    cy = STRIDE * (ys + g[:, 3])
+    s, px, py = letterbox(src_size or in_size, in_size)
+    boxes = np.stack([(cx - wh[:, 0] / 2 - px) / s, (cy - wh[:, 1] / 2 - py) / s, wh[:, 0] / s, wh[:, 1] / s], 1)
+    n = len(ys)
+    digits = [(boxes[i], float(score[i])) for i in range(n)]
+    parent = list(range(n))
+    if n > 1:
+        link = prob[..., 1]
+        lh, lw = link.shape
+        i, j = np.triu_indices(n, 1)
+        c = np.stack([cx, cy], 1) / STRIDE  # in map cells (a cell's value is at its corner: cx = STRIDE*x)
+        d = c[j] - c[i]
+        size = np.maximum(wh[i, 1], wh[j, 1]) / STRIDE
+        near = np.hypot(d[:, 0], d[:, 1]) < max_dist * size
+        i, j, d = i[near], j[near], d[near]
+        if len(i):
+            pts = c[i][:, None, :] + LINK_SAMPLES[None, :, None] * d[:, None, :]  # (P, S, 2)
+            qx = np.clip(np.rint(pts[..., 0]).astype(np.int32), 0, lw - 1)
+            qy = np.clip(np.rint(pts[..., 1]).astype(np.int32), 0, lh - 1)
+            ok = link[qy, qx].min(1) > link_t
+            for a, b in zip(i[ok], j[ok]):
+                ra, rb = _find(parent, int(a)), _find(parent, int(b))
+                if ra != rb:
+                    parent[rb] = ra
+    groups: dict[int, list[int]] = {}
+    for k in range(n):
+        groups.setdefault(_find(parent, k), []).append(k)
+    numbers = []
+    for members in groups.values():
+        if len(members) > 1:
+            p = np.stack([cx[members], cy[members]], 1)
+            q = p - p.mean(0)
+            # reading direction: the principal axis of the centres, pointing rightwards
+            _, _, vt = np.linalg.svd(q, full_matrices=False)
+            v = vt[0] if vt[0][0] >= 0 else -vt[0]
+            members = [members[k] for k in np.argsort(q @ v)]
+        numbers.append(members)
+    numbers.sort(key=lambda m: (boxes[m[0], 1], boxes[m[0], 0]))
+    return digits, numbers
+
+
+EDGE = 2  # source px: a box this close to the frame edge is a digit the edge cuts, never reported
+
+
+@dataclass
+class Found:
+    """What the detector found in one frame: boxes (N, 4) x, y, w, h in source pixels (float), their
+    centre scores, and the numbers as lists of box indices in reading order."""
+    boxes: np.ndarray
+    scores: np.ndarray
+    numbers: list[list[int]]
+    maps: tuple | None = field(default=None, repr=False)  # (prob, geom), for the debug view
+    mask: np.ndarray | None = field(default=None, repr=False)  # the centre heatmap as uint8, for the debug view
+
+
+class LearnedDetector:
+    """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found."""
+
+    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T):
+        self.net, self.heat_t, self.link_t = net, heat_t, link_t
+        self.in_size = tuple(net.in_size)
+
+    def maps(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outs = self.net.run(to_input(grey, self.in_size))
+        prob = next(o for o in outs if o.shape[-1] == 2)
+        geom = next(o for o in outs if o.shape[-1] == 4)
+        return prob, geom
+
+    def find(self, grey: np.ndarray, keep_maps: bool = False) -> Found:
+        H, W = grey.shape[:2]
+        prob, geom = self.maps(grey)
+        digits, numbers = decode(prob, geom, (W, H), self.in_size, self.heat_t, self.link_t)
+        boxes = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
+        scores = np.array([s for _, s in digits], np.float32)
+        cut = ((boxes[:, 0] <= EDGE) | (boxes[:, 1] <= EDGE) | (boxes[:, 0] + boxes[:, 2] >= W - EDGE)
+               | (boxes[:, 1] + boxes[:, 3] >= H - EDGE))
+        if cut.any():
+            keep = np.flatnonzero(~cut)
+            new = {int(k): n for n, k in enumerate(keep)}
+            boxes, scores = boxes[keep], scores[keep]
+            numbers = [[new[i] for i in g if i in new] for g in numbers]
+            numbers = [g for g in numbers if g]
+        mask = cv2.resize((prob[..., 0] * 255).astype(np.uint8), (W, H)) if keep_maps else None
+        return Found(boxes, scores, numbers, (prob, geom) if keep_maps else None, mask)
+
+
+def load_detector(path=None, threads: int = 1) -> LearnedDetector:
+    """The shipped detector (config.detector_model()) or the given file, through runtime.maps."""
+    from edge_digits.config import detector_model
+    from edge_digits.runtime.maps import load_maps
+
+    return LearnedDetector(load_maps(path or detector_model(), threads))
