@@ -209,6 +209,30 @@ from edge_digits.data.pages.layout import lay_out, add_clutter  # noqa: E402
 from edge_digits.data.pages.photo import shoot  # noqa: E402
 
 
+LEGIBLE_MIN, LEGIBLE_SNR = 10.0, 3.0  # grey levels of ink below the paper around it, and times its noise
+
+
+def legible(grey: np.ndarray, box) -> bool:
+    """Whether a digit's ink stands out of the paper: its darkest pixels at least LEGIBLE_MIN grey levels
+    and LEGIBLE_SNR times the sensor noise below the paper's level beside them. The paper level is the
+    local maximum of a blurred copy (a cast shadow's edge or a gradient does not count as ink), the noise
+    the robust spread of the high-pass around the box."""
+    x, y, w, h = (int(v) for v in box)
+    H, W = grey.shape
+    m = max(4, int(0.3 * max(w, h)))
+    x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(W, x + w + m), min(H, y + h + m)
+    g = grey[y0:y1, x0:x1].astype(np.float32)
+    if g.size < 16 or w < 1 or h < 1:
+        return True
+    k = max(3, (max(w, h) // 3) | 1)
+    paper = cv2.dilate(cv2.GaussianBlur(g, (3, 3), 0), np.ones((k, k), np.uint8))
+    dark = (paper - g)[y - y0: y - y0 + h, x - x0: x - x0 + w]
+    hp = g - cv2.GaussianBlur(g, (0, 0), 2.0)
+    noise = 1.4826 * float(np.median(np.abs(hp - np.median(hp))))
+    contrast = float(np.percentile(dark, 97))
+    return contrast >= max(LEGIBLE_MIN, LEGIBLE_SNR * noise)
+
+
 def draw_page(bank, rng, size, ov) -> Page:
     W, H = size
     c = _conditions(rng, ov, H)
@@ -241,6 +265,19 @@ def draw_page(bank, rng, size, ov) -> Page:
             lo_, hi_ = np.maximum(lo_, 0), np.minimum(hi_, (W, H))
             ignore.append([lo_[0], lo_[1], hi_[0] - lo_[0], hi_[1] - lo_[1]])
     b = np.array(boxes, int).reshape(-1, 4)
+    # A digit the photo left illegible (a hard pencil under glare and motion blur can vanish into the
+    # paper) is no fair ground truth: it and the rest of its number go to ignore, neither right nor wrong.
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    gone = {i for i in range(len(b)) if not legible(grey, b[i])}
+    for g in groups:
+        if any(index.get(k) in gone for k in g):
+            for k in g:
+                if k in index:
+                    ignore.append(list(b[index.pop(k)]))
+    keep = sorted(index.values())
+    renum = {old: new for new, old in enumerate(keep)}
+    index = {k: renum[v] for k, v in index.items()}
+    b, labels = b[keep].reshape(-1, 4), [labels[i] for i in keep]
     numbers = []
     for g in groups:
         m = [index[k] for k in g if k in index]
