@@ -1,12 +1,13 @@
-"""Follow digits from frame to frame so a reading does not flicker: boxes are matched by overlap, and each
-track's class probabilities are averaged over time (exponentially), so one bad frame cannot flip a label."""
+"""Follow digits from frame to frame so a reading does not flicker: boxes are matched by overlap, each track
+sums its class probabilities over time (decayed, a vote of its frames), and its label changes only when
+another label's vote beats it by a margin (hysteresis). One bad frame cannot flip a stable digit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from edge_digits.core.boxes import iou
+from edge_digits.core.boxes import iou_matrix, union
 from edge_digits.vision.numbers import group_numbers
 from edge_digits.vision.results import Digit, Number
 
@@ -15,44 +16,50 @@ from edge_digits.vision.results import Digit, Number
 class Track:
     id: int
     box: tuple[int, int, int, int]
-    probs: np.ndarray
+    votes: np.ndarray  # decayed sum of the probabilities of its frames
+    label: int
     missed: int = 0
 
 
 class Tracker:
-    def __init__(self, alpha: float = 0.4, min_iou: float = 0.3, max_missed: int = 5):
-        self.alpha, self.min_iou, self.max_missed = alpha, min_iou, max_missed
+    def __init__(self, decay: float = 0.8, margin: float = 1.3, min_iou: float = 0.3, max_missed: int = 5):
+        self.decay, self.margin, self.min_iou, self.max_missed = decay, margin, min_iou, max_missed
         self.tracks: list[Track] = []
         self.next_id = 0
 
-    def update(self, digits: list[Digit]) -> tuple[list[Digit], list[Number]]:
-        """Smoothed digits (with track ids) and numbers for this frame's raw digits."""
-        pairs = sorted(((iou(t.box, d.box), i, j) for i, t in enumerate(self.tracks) for j, d in enumerate(digits)),
-                       reverse=True)
+    def update(self, digits: list[Digit], numbers: list[Number] | None = None) -> tuple[list[Digit], list[Number]]:
+        """Smoothed digits (with track ids) and numbers for this frame's raw digits. With the frame's numbers
+        (the learned detector's links) their grouping is kept and only their text follows the smoothed
+        labels; without, numbers come from the gap rule."""
+        m = iou_matrix([t.box for t in self.tracks], [d.box for d in digits])
+        pairs = sorted(((m[i, j], i, j) for i, j in zip(*np.nonzero(m >= self.min_iou))), reverse=True)
         track_of: dict[int, Track] = {}
         used = set()
-        for v, i, j in pairs:
-            if v < self.min_iou:
-                break
-            if i in used or j in track_of:
-                continue
-            used.add(i)
-            track_of[j] = self.tracks[i]
+        for _, i, j in pairs:
+            if i not in used and j not in track_of:
+                used.add(i)
+                track_of[j] = self.tracks[i]
         out, updated = [], set()
         for j, d in enumerate(digits):
             p = d.probs if d.probs is not None else np.eye(10, dtype=np.float32)[d.label] * d.confidence
             t = track_of.get(j)
             if t is None:
-                t = Track(self.next_id, d.box, p.astype(np.float32))
+                t = Track(self.next_id, d.box, p.astype(np.float32), int(p.argmax()))
                 self.next_id += 1
                 self.tracks.append(t)
             else:
-                t.probs = (1 - self.alpha) * t.probs + self.alpha * p
+                t.votes = self.decay * t.votes + p
                 t.box, t.missed = d.box, 0
+                best = int(t.votes.argmax())
+                if best != t.label and t.votes[best] > self.margin * t.votes[t.label]:
+                    t.label = best
             updated.add(t.id)
-            out.append(Digit(d.box, int(t.probs.argmax()), float(t.probs.max()), track=t.id))
+            out.append(Digit(d.box, t.label, float(t.votes[t.label] / t.votes.sum()), track=t.id))
         for t in self.tracks:
             if t.id not in updated:
                 t.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        return out, group_numbers(out)
+        if numbers is None:
+            return out, group_numbers(out)
+        return out, [Number("".join(str(out[i].label) for i in n.digits), union([out[i].box for i in n.digits]),
+                            list(n.digits)) for n in numbers]
