@@ -197,10 +197,11 @@ def _text(img: np.ndarray, text: str, x: int, y: int, st: Style, scale: float = 
     cv2.putText(img, text, (x + st.pad, y + st.pad + h), FONT, st.scale * scale, color, st.thick, cv2.LINE_AA)
 
 
-def banner(img: np.ndarray, text: str, sub: str = "") -> np.ndarray:
-    """A copy of img with a big centred banner (e.g. PAUSED) and a smaller line under it."""
+def banner(img: np.ndarray, text: str, sub: str = "", width: int | None = None) -> np.ndarray:
+    """A copy of img with a big banner (e.g. PAUSED) and a smaller line under it, centred on the first
+    `width` columns (default: all)."""
     out = img.copy()
-    fh, fw = out.shape[:2]
+    fh, fw = out.shape[0], min(width or out.shape[1], out.shape[1])
     st = Style(fh)
     big = 2.5
     w, h = tag_size(text, st, big)
