@@ -1,6 +1,7 @@
 """The window's drawing and key handling, without a display: overlay.draw() and friends are pure, and
 Window.interact() runs here on a stand-in for OpenCV's highgui."""
 import itertools
+from pathlib import Path
 import time
 from types import SimpleNamespace
 
@@ -224,3 +225,15 @@ def test_pause_shows_paused_and_close_button_quits(monkeypatch):
     t0 = time.perf_counter()
     assert w.interact(render, hold=False, ms=120, snapshot=lambda v: None) is True  # no key: the frame's time
     assert time.perf_counter() - t0 >= 0.1
+
+
+def test_headless_realtime_paces_a_video_file():
+    from typer.testing import CliRunner
+
+    from edge_digits.cli import app
+
+    demo = str(Path(__file__).resolve().parents[1] / "data" / "demo.mp4")
+    t0 = time.perf_counter()
+    r = CliRunner().invoke(app, ["camera", "--source", demo, "--headless", "--realtime", "--max-frames", "7"])
+    assert r.exit_code == 0, r.output
+    assert time.perf_counter() - t0 >= 6 / 12  # 7 frames of a 12 fps clip: at least half a second
