@@ -194,9 +194,15 @@ def camera(
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    realtime: Annotated[Optional[bool], typer.Option(
+        "--realtime/--as-fast-as-possible",
+        help="Play a video file at its own frame rate, or read it as fast as it is processed "
+             "(default: realtime in a window, as fast as possible headless).")] = None,
+    snapshot_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder for the snapshots of the s key (default: snapshots/<start time>/, made on the first).")] = None,
 ):
-    """Read digits live from a camera, video, stream or images. Keys: q quit, space pause, s snapshot,
-    d debug view. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
+    """Read digits live from a camera, video, stream or images. Keys: q (or the close button) quit, space
+    pause, s snapshot, d debug view; still images wait for a key. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
     try:
         from edge_digits.vision.rules import boxfit
         from edge_digits import runtime as runtimes
@@ -210,7 +216,8 @@ def camera(
         fitter = boxfit.load() if box_fit else None
         _opencv_threads(runtime, threads)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
-                          min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter)
+                          min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter,
+                          realtime=realtime, snapshot_dir=snapshot_dir)
     except EdgeDigitsError as e:
         fail(str(e))
     if summary.lost:

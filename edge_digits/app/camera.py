@@ -12,31 +12,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_digits.app import window as windows
 from edge_digits.app.overlay import debug_view, draw
 from edge_digits.app.sources import MAX_BAD_READS, Source
 from edge_digits.config import EdgeDigitsError
 from edge_digits.vision import pipeline as vision
 from edge_digits.vision.tracking import Tracker
 
-KEY_HELP = "q quit, space pause, s snapshot, d debug"
+KEY_HELP = "q quit (or close the window), space pause, s snapshot, d debug view"
 
 
 def window_available() -> bool:
     """False where no window can be shown: no display, or an OpenCV built without GUI (the headless wheel)."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False
-    try:
-        cv2.namedWindow("edge-digits", cv2.WINDOW_NORMAL)
-        return True
-    except cv2.error:
-        return False
-
-
-def _write_atomic(path: Path, img: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    if not cv2.imwrite(str(tmp), img):
-        raise EdgeDigitsError(f"{path}: cannot write")
-    os.replace(tmp, path)
+    return windows.available()
 
 
 class Recorder:
@@ -67,15 +55,6 @@ class Recorder:
             os.replace(self.tmp, self.path)
 
 
-def _show(view: np.ndarray, wait: bool) -> int:
-    """Show a frame; the key pressed (space pauses until the next key). Still images wait for a key."""
-    cv2.imshow("edge-digits", view)
-    key = cv2.waitKey(0 if wait else 1) & 0xFF
-    if key == ord(" "):
-        key = cv2.waitKey(0) & 0xFF
-    return key
-
-
 @dataclass
 class Summary:
     frames: int = 0
@@ -97,8 +76,11 @@ class Summary:
 
 def run(source: Source, runner, *, headless: bool = False, json_out: bool = False, record: Path | None = None,
         min_confidence: float = vision.MIN_CONFIDENCE, max_frames: int | None = None, smooth: bool = True,
-        out=None, err=None, boxfit=None, detector=None) -> Summary:
-    """Read, detect, classify, show/print/record until the source ends, q, Ctrl-C or a lost camera."""
+        out=None, err=None, boxfit=None, detector=None, realtime: bool | None = None,
+        snapshot_dir: Path | None = None) -> Summary:
+    """Read, detect, classify, show/print/record until the source ends, q, Ctrl-C or a lost camera.
+    realtime: a video file plays at its own frame rate (default: when it is shown in a window); else frames
+    are read as fast as they are processed. Snapshots (s) go to snapshot_dir (default snapshots/<start time>/)."""
     out, err = out or sys.stdout, err or sys.stderr
     fps_in = source.cap.get(cv2.CAP_PROP_FPS) if source.cap is not None else 0
     recorder = Recorder(record, fps_in if 1 <= fps_in <= 120 else 15.0) if record else None
@@ -108,9 +90,17 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
               file=err)
     if show:
         print(f"keys: {KEY_HELP}", file=err)
+    video_file = source.cap is not None and not source.live
+    if realtime is None:
+        realtime = show and video_file
+    play_fps = fps_in if 1 <= fps_in <= 240 else 30.0
+    period = 1.0 / play_fps if realtime and video_file else 0.0
+    pace = f"playing at {play_fps:g} fps" if period else ""
+    win = windows.Window() if show else None
+    snaps = windows.Snapshots(snapshot_dir)
     tracker = Tracker() if smooth and source.files is None else None
-    s, debug, bad_run, fps = Summary(), False, 0, 0.0
-    start = time.perf_counter()
+    s, bad_run, fps = Summary(), 0, 0.0
+    start = due = time.perf_counter()
     try:
         while max_frames is None or s.frames < max_frames:
             t0 = time.perf_counter()
@@ -130,10 +120,10 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                     bad_run = 0
                 continue
             bad_run = 0
-            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=show and debug, boxfit=boxfit,
-                                    detector=detector)
+            res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=bool(win and win.debug),
+                                    boxfit=boxfit, detector=detector)
             if tracker:
-                res.digits, res.numbers = tracker.update(res.digits)
+                res.digits, res.numbers = tracker.update(res.digits, res.numbers if detector is not None else None)
             proc = sum(res.ms.values())
             ms = {"capture": t_cap, **res.ms, "total": t_cap + proc}
             s.frames += 1
@@ -146,22 +136,22 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                     rec["path"] = name
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
+            due = max(due + period, time.perf_counter()) if period else due
             if recorder or show:
-                annotated = draw(frame, res, fps, ms)
+                annotated = draw(frame, res, fps, ms, status=pace)
                 if recorder:
                     recorder.write(annotated)
-                if show:
-                    view = annotated
-                    if debug and res.detections is not None:
-                        view = np.hstack([annotated, debug_view(res, annotated.shape[0])])
-                    key = _show(view, wait=source.files is not None)
-                    if key in (ord("q"), 27):
+                if win:
+                    snap_name = Path(name).stem if source.files is not None else f"frame-{s.frames - 1:06d}"
+                    render = _renderer(frame, res, annotated, runner, min_confidence, boxfit, detector)
+                    wait_ms = max(1.0, (due - time.perf_counter()) * 1e3)
+                    if not win.interact(render, source.files is not None, wait_ms,
+                                        lambda view: _snapshot(snaps, view, snap_name, err), annotated.shape[1]):
                         break
-                    if key == ord("s"):
-                        snap = Path(f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{s.frames - 1}.png")
-                        _write_atomic(snap, annotated)
-                        print(f"saved {snap}", file=err)
-                    debug ^= key == ord("d")
+                    if period and due < time.perf_counter():  # paused, or behind: the pace restarts from now
+                        due = time.perf_counter()
+            if period and not win and due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
     except KeyboardInterrupt:
         print("interrupted", file=err)
     finally:
@@ -169,7 +159,28 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
         source.close()
         if recorder:
             recorder.close()
-        if show:
-            cv2.destroyAllWindows()
+        if win:
+            win.close()
     print(s.text(), file=err)
     return s
+
+
+def _renderer(frame, res, annotated, runner, min_confidence, boxfit, detector=None):
+    """What the window shows for a frame, with or without the debug view; a frame read without the debug
+    record is read again for it (the digits shown stay the tracked ones)."""
+    def render(debug: bool) -> np.ndarray:
+        if not debug:
+            return annotated
+        if res.detections is None:
+            again = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=True, boxfit=boxfit,
+                                      detector=detector)
+            res.detections, res.normalized, res.probs = again.detections, again.normalized, again.probs
+        return np.hstack([annotated, debug_view(res, annotated.shape[0])])
+    return render
+
+
+def _snapshot(snaps: "windows.Snapshots", view: np.ndarray, name: str, err) -> None:
+    try:
+        print(f"saved {snaps.save(view, name)}", file=err)
+    except EdgeDigitsError as e:
+        print(f"error: snapshot not saved: {e}", file=err)
