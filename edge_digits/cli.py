@@ -80,13 +80,16 @@ def train(
              "(default: the recipe's: 8000 for edge-cam, else 0).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz (Keras layout) or a folder of IDX files.")] = None,
+    usps: Annotated[Optional[Path], typer.Option(
+        help="USPS .npz (x_train, y_train, x_test, y_test) for edge-cam and detector (default: $EDGE_DIGITS_USPS).")] = None,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/train"),
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ):
     """Train a model on MNIST and write a run folder: model.keras, metrics.json and plots."""
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
-                      augment=augment, camera_pages=camera_pages, seed=seed, data=data, out=out, force=force)
+                      augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
+                      force=force)
     try:
         from edge_digits.training.train import train as run_train
 

@@ -109,6 +109,7 @@ class TrainConfig:
     lr: float | None = None
     augment: bool | None = None  # None: the recipe's default (on for edge)
     camera_pages: int | None = None  # None: the recipe's (edge-cam: 8000 pages of camera crops; others 0)
+    usps: Path | None = None  # USPS .npz for recipes that train on it (edge-cam); None: $EDGE_DIGITS_USPS
     seed: int = 0
     data: Path | None = None
     out: Path = Path("runs/train")

@@ -28,6 +28,7 @@ class Recipe:
     # `camera_repeat` times over (edge_digits.camera_data)
     camera_pages: int = 0
     camera_repeat: int = 1
+    usps_repeat: int = 0  # USPS training digits (a second population of writers) added this many times over
 
 
 RECIPES: dict[Arch, Recipe] = {
@@ -36,12 +37,11 @@ RECIPES: dict[Arch, Recipe] = {
     Arch.cnn: Recipe(Optimizer.sgd, 0.01, 12, 128, False, nesterov=True),
     Arch.digits8x8: Recipe(Optimizer.adam, 2e-3, 60, 32, False, input_size=8),
     Arch.edge: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True),
-    # The same net and schedule, with about 39k camera crops (x2) beside MNIST's 55k, a tenth of them no
-    # whole digit (edge_digits.camera_data): see benchmarks/camera.md for what it reads on camera pages.
-    # 8000 pages, not 4000: on the development pages it read 0.23 points more digits right and found 0.10
-    # fewer (means of three seeds); an epoch stays as long, so only the crops' making (5 min) takes longer.
+    # The same net and schedule, with MNIST's 55k, the USPS training digits (x2: another population of
+    # writers) and the crops the learned detector cuts out of 8000 generated photo pages of those training
+    # digits (x2), some of them no whole digit (training.camera_data): see benchmarks/camera.md.
     Arch.edge_cam: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True, camera_pages=8000,
-                          camera_repeat=2),
+                          camera_repeat=2, usps_repeat=2),
 }
 
 

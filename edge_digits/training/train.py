@@ -124,13 +124,23 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     steps = max(1, int(np.ceil(len(tr) / batch)))
     x_tr, y_tr, n_cam, n_not = d.x_train[tr], d.y_train[tr], 0, 0
     pages = recipe.camera_pages if cfg.camera_pages is None else cfg.camera_pages
+    usps = _usps(cfg, recipe)
+    n_usps = 0
+    if usps is not None:
+        from edge_digits.training.camera_data import usps_as_mnist
+
+        ux = usps_as_mnist(usps.x_train)  # the training part only: its test part is a benchmark
+        n_usps = len(ux)
+        x_tr, y_tr = np.concatenate([x_tr] + [ux] * recipe.usps_repeat), np.concatenate([y_tr] + [usps.y_train] * recipe.usps_repeat)
+        _log(f"{n_usps:,} USPS training digits ({usps.source}) x{recipe.usps_repeat}", cfg)
     if pages:
         from edge_digits.training.camera_data import NOT_A_DIGIT, camera_crops
 
         t0 = time.time()
-        cx, cy = camera_crops(x_tr, y_tr, pages, cfg.seed)
+        cx, cy = camera_crops(d.x_train[tr], d.y_train[tr], pages, cfg.seed + 1_000_000,
+                              usps=(usps.x_train, usps.y_train) if usps is not None else None)
         n_cam, n_not = len(cx), int((cy == NOT_A_DIGIT).sum())
-        _log(f"{len(cx):,} camera crops ({n_not:,} of them no whole digit) from {pages} photo-like pages "
+        _log(f"{len(cx):,} camera crops ({n_not:,} of them no whole digit) from {pages} generated photo pages "
              f"({time.time() - t0:.0f} s)", cfg)
         x_tr = np.concatenate([x_tr] + [cx] * recipe.camera_repeat)
         y_tr = np.concatenate([y_tr] + [cy] * recipe.camera_repeat)
@@ -191,16 +201,38 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         model.set_weights(progress.best_weights)
 
     metrics = evaluate_model(model, d, recipe.input_size)
+    if usps is not None:  # the cross-dataset figure: USPS test digits, never trained on
+        from edge_digits.training.camera_data import usps_as_mnist
+
+        up = model.predict(_prep(usps_as_mnist(usps.x_test), 28), batch_size=1024, verbose=0)
+        metrics["usps_test_accuracy"] = round(float((up[:, :10].argmax(1) == usps.y_test).mean()), 5)
+        _log(f"USPS test ({len(usps.y_test):,} digits): {metrics['usps_test_accuracy'] * 100:.2f}%", cfg)
     metrics.update({
         "arch": cfg.arch.value, "optimizer": opt_name.value, "lr": lr, "batch_size": batch, "augment": augment,
         "parameters": int(model.count_params()), "flops_per_digit": models.flops_per_digit(model),
         "train_seconds": round(train_s, 1), "epochs_run": progress.epochs_run, "epochs_planned": epochs,
         "interrupted": interrupted, "seed": cfg.seed, "camera_crops": n_cam, "camera_not_digits": n_not,
+        "usps_train_digits": n_usps,
         "data": {"source": d.source, "sha256": d.sha256, "eval_set": d.eval_set},
         "versions": provenance.library_versions(), "git_commit": commit,
     })
     _write_run(out, model, metrics, hist, d, cfg)
     return RunResult(out, metrics)
+
+
+def _usps(cfg: TrainConfig, recipe):
+    """USPS for a recipe that takes it: --usps / $EDGE_DIGITS_USPS, else None with a note (the recipe
+    then trains on MNIST and the camera crops alone)."""
+    from edge_digits.data.usps import load_usps, usps_path
+
+    if not recipe.usps_repeat:
+        if cfg.usps:
+            _log(f"note: --usps ignored, the {cfg.arch.value} recipe trains on MNIST only", cfg)
+        return None
+    if usps_path(cfg.usps) is None:
+        _log("note: no USPS given (--usps or EDGE_DIGITS_USPS): training without its digits", cfg)
+        return None
+    return load_usps(cfg.usps)
 
 
 def _digit_or_not_loss(y_true, y_pred):
