@@ -64,6 +64,7 @@ class Arch(str, Enum):
     mlp_small = "mlp-small"
     cnn = "cnn"
     digits8x8 = "digits8x8"
+    detector = "detector"  # the learned digit detector of camera and predict (training.detector), not a classifier
 
 
 class Dataset(str, Enum):

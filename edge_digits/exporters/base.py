@@ -55,9 +55,11 @@ def load_source(path: Path) -> Source:
     model_path = path / "model.keras" if path.is_dir() else path
     if not model_path.is_file():
         raise EdgeDigitsError(f"{model_path}: no such model file (give a .keras file or a run folder)")
+    import edge_digits.training.detector_model  # noqa: F401 - registers the detector's custom layer with Keras
+
     model = load_keras(model_path)
-    if tuple(model.input_shape[1:]) != (28, 28, 1):
-        raise EdgeDigitsError(f"{model_path}: input shape {model.input_shape}, export takes 28x28x1 MNIST models")
+    if tuple(model.input_shape[1:]) not in ((28, 28, 1), (240, 320, 1)):  # a classifier, or the detector
+        raise EdgeDigitsError(f"{model_path}: input shape {model.input_shape}, export takes 28x28x1 MNIST models and the 240x320x1 detector")
     metrics = {}
     if (run / "metrics.json").is_file():
         metrics = json.loads((run / "metrics.json").read_text())

@@ -70,6 +70,10 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
     out = Path(cfg.out)
     if (out / artifacts.MANIFEST).exists() and not cfg.force:
         raise EdgeDigitsError(f"{out}: already holds an export (use --force to replace it)")
+    from edge_digits.exporters import detector
+
+    if detector.is_detector(src.model):
+        return detector.export(cfg, src)
     try:
         train_x = load_mnist(cfg.data, download=False).x_train
     except EdgeDigitsError:

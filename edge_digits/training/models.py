@@ -139,6 +139,10 @@ BUILDERS = {Arch.mlp: mlp, Arch.mlp_small: mlp_small, Arch.cnn: cnn, Arch.digits
 
 
 def build(arch: Arch) -> keras.Model:
+    if arch == Arch.detector:
+        from edge_digits.training.detector_model import build_detector
+
+        return build_detector()
     return BUILDERS[arch](RECIPES[arch].input_size)
 
 

@@ -305,6 +305,10 @@ def train(cfg: TrainConfig) -> list[RunResult]:
     if (cfg.arch == Arch.digits8x8) != (cfg.dataset == Dataset.sklearn_digits):
         raise EdgeDigitsError("--arch digits8x8 goes with --dataset sklearn-digits (8x8 images), and only it")
     prepare_out(cfg.out, cfg.force)
+    if cfg.arch == Arch.detector:
+        from edge_digits.training import detector
+
+        return [detector.train(cfg)]
     d = load_dataset(cfg.dataset, cfg.data, cfg.seed)
     opts = cfg.optimizers or [None]
     if len(opts) == 1:

@@ -1,0 +1,124 @@
+"""`edge-digits export` of the learned detector (a run of `train --arch detector`): int8 TFLite (uint8 grey
+input, the net scales it itself), float32 ONNX, and the .keras reference, each run right after it is
+written through its own runtime (runtime.maps) on generated development pages and held to the Keras
+model's detection recall there (--max-drop points). Calibration: frames of generated training pages."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edge_digits.config import EdgeDigitsError, ExportConfig, Format
+from edge_digits.core import files, provenance
+from edge_digits.exporters.base import Source, _log
+from edge_digits.exporters.onnx import write_onnx_fp32
+from edge_digits.exporters.tflite import _tflite_converter
+from edge_digits.runtime import manifest as artifacts
+
+VERIFY_PAGES = 100
+PREPROCESS = {"image": "the grey frame, letterboxed (aspect kept, centred, mean-grey border) to 320x240",
+              "runtime_input": "uint8 0..255 (int8 TFLite: as is; ONNX: as float32); the net scales it itself",
+              "outputs": "prob (60x80x2: centre heatmap, link map), geom (60x80x4: log w, log h, offset x, y); "
+                         "decoded by edge_digits.vision.detector.decode"}
+
+
+def is_detector(model) -> bool:
+    from edge_digits.vision.detector import IN_H, IN_W
+
+    return tuple(model.input_shape[1:]) == (IN_H, IN_W, 1)
+
+
+def write_tflite_int8(src: Source, dst: Path, calib: np.ndarray) -> None:
+    import tensorflow as tf
+
+    conv = _tflite_converter(src)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i: i + 1, ..., None].astype(np.float32)] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8  # grey pixels go in as they are
+    conv.inference_output_type = tf.int8
+    dst.write_bytes(conv.convert())
+
+
+def _pages(cfg: ExportConfig, split: str, n: int):
+    from edge_digits.data.mnist import load_mnist
+    from edge_digits.data.usps import load_usps, usps_path
+    from edge_digits.training.detector import _pages as make, _pool_map, split_sets
+
+    mnist = load_mnist(cfg.data, download=False)
+    if not mnist.full:
+        raise EdgeDigitsError("exporting the detector needs the full MNIST (--data or EDGE_DIGITS_DATA) for its pages")
+    usps = load_usps() if usps_path() else None
+    first = {"train": 1_000_000, "dev": 2_000_000}[split]
+    return [p for c in _pool_map(make, split_sets(mnist, usps, split), [first + 500_000 + i if split == "train"
+                                                                       else first + i for i in range(n)], 2) for p in c]
+
+
+def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
+    import cv2
+
+    from edge_digits.runtime.maps import load_maps
+    from edge_digits.training.detector import dev_scores
+    from edge_digits.vision.detector import IN_H, IN_W, to_input
+
+    out = Path(cfg.out)
+    t0 = time.time()
+    calib_pages = _pages(cfg, "train", max(1, cfg.calib_samples // 2))
+    calib = np.stack([to_input(cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY), (IN_W, IN_H)) for p in calib_pages])
+    dev = _pages(cfg, "dev", VERIFY_PAGES)
+    _log(f"detector: calibrating int8 with {len(calib)} training-page frames, verifying on {len(dev)} dev pages "
+         f"({time.time() - t0:.0f} s)")
+
+    def keras_maps(x):
+        o = src.model(x[None, ..., None].astype(np.float32), training=False)
+        return np.asarray(o["prob"])[0], np.asarray(o["geom"])[0]
+
+    ref = dev_scores(keras_maps, dev)
+    source_block = {"model": src.path.name, "sha256": files.sha256_file(src.path), "arch": "detector",
+                    "parameters": int(src.model.count_params()), "training": src.metrics.get("dev"),
+                    "git_commit": provenance.git_commit(), "versions": provenance.library_versions(),
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    writers = [("detector.keras", Format.keras, "fp32", lambda s, d, c: shutil.copyfile(s.path, d))]
+    if Format.tflite in cfg.formats:
+        writers.append(("detector_int8.tflite", Format.tflite, "int8", write_tflite_int8))
+    if Format.onnx in cfg.formats:
+        writers.append(("detector_fp32.onnx", Format.onnx, "fp32", write_onnx_fp32))
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    with files.atomic_dir(out / f".detector-export-{os.getpid()}", force=True) as tmp:
+        for name, fmt, precision, write in writers:
+            dst = tmp / name
+            _log(f"detector {fmt.value} {precision}: converting ...")
+            try:
+                write(src, dst, calib)
+            except EdgeDigitsError:
+                raise
+            except Exception as e:  # noqa: BLE001 - converters raise anything; report which one failed
+                raise EdgeDigitsError(f"detector {fmt.value} {precision} conversion failed: {type(e).__name__}: "
+                                      f"{str(e).splitlines()[0][:200]}") from None
+            entry = {"file": name, "format": fmt.value, "precision": precision, "kind": "detector",
+                     "size_bytes": dst.stat().st_size, "sha256": files.sha256_file(dst), "preprocess": PREPROCESS,
+                     "input": {"shape": [1, IN_H, IN_W, 1], "dtype": "uint8" if fmt == Format.tflite else "float32"},
+                     "keras_dev": ref, "source": source_block}
+            if fmt != Format.keras:
+                net = load_maps(dst, threads=1)
+                got = dev_scores(lambda x: _pick(net.run(x)), dev)
+                entry.update(dev=got, runtime="litert" if fmt == Format.tflite else "onnxruntime")
+                drop = (ref["recall"] - got["recall"]) * 100
+                _log(f"detector {fmt.value} {precision}: {entry['size_bytes']:,} bytes, dev recall {got['recall']:.2%} "
+                     f"(keras {ref['recall']:.2%}), precision {got['precision']:.2%}, numbers {got['numbers_linked']:.2%}")
+                if drop > cfg.max_drop:
+                    raise EdgeDigitsError(f"{name}: dev recall {got['recall']:.2%} is {drop:.2f} points below Keras "
+                                          f"({ref['recall']:.2%}), more than --max-drop {cfg.max_drop}")
+            entries.append(entry)
+        for e in entries:
+            os.replace(tmp / e["file"], out / e["file"])
+    return entries, artifacts.write_manifest(out, entries)
+
+
+def _pick(outs):
+    return next(o for o in outs if o.shape[-1] == 2), next(o for o in outs if o.shape[-1] == 4)

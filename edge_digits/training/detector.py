@@ -1,0 +1,291 @@
+"""`edge-digits train --arch detector`: the learned digit detector (training.detector_model) trained on
+generated photo pages (data.pages) of the MNIST and USPS training digits, scored on development pages.
+
+Samples: each page once as it is and once as a random zoomed crop (a digit the crop cuts becomes an
+ignore region, a number loses its cut digits), with random exposure and gamma, letterboxed to the net's
+320x240 input; targets as detector_model.encode_targets. The loop is a fixed number of steps with a
+warm-up and a cosine learning rate (deterministic for a seed on one machine), Ctrl-C keeps the weights
+so far. The run folder: model.keras, metrics.json (dev-page recall, precision, numbers linked right),
+history.csv and curves.png, written to a temporary sibling and renamed when complete.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_digits.config import EdgeDigitsError, TrainConfig
+from edge_digits.core import files, provenance
+from edge_digits.core.quiet import import_tensorflow
+from edge_digits.vision.detector import IN_H, IN_W, decode, to_input
+
+PAGES, EPOCHS, BATCH, LR, WARM = 3000, 8, 16, 3e-3, 150  # the recipe: 3,000 steps, about 15-20 min on 2 cores
+DEV_PAGES = 300
+_W: dict = {}
+
+
+def _log(msg: str, cfg: TrainConfig) -> None:
+    if cfg.verbose:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def augment(page, rng: np.random.Generator, zoom: bool = True):
+    """A page (or a random zoomed crop of it) -> (grey, boxes, numbers, ignore) in its own pixels."""
+    g = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
+    H, W = g.shape
+    boxes = np.asarray(page.boxes, np.float32).reshape(-1, 4)
+    ignore = np.asarray(page.ignore, np.float32).reshape(-1, 4)
+    nums = [list(n.digits) for n in page.numbers]
+    if zoom and rng.random() < 0.6:
+        z = math.exp(rng.uniform(0, math.log(1.8)))
+        cw, ch = int(W / z), int(H / z)
+        x0, y0 = int(rng.integers(0, W - cw + 1)), int(rng.integers(0, H - ch + 1))
+        g = g[y0: y0 + ch, x0: x0 + cw]
+        boxes, ignore = boxes - np.float32([x0, y0, 0, 0]), ignore - np.float32([x0, y0, 0, 0])
+        inside = ((boxes[:, 0] >= 1) & (boxes[:, 1] >= 1) & (boxes[:, 0] + boxes[:, 2] <= cw - 1)
+                  & (boxes[:, 1] + boxes[:, 3] <= ch - 1))
+        touch = ((boxes[:, 0] < cw) & (boxes[:, 1] < ch) & (boxes[:, 0] + boxes[:, 2] > 0)
+                 & (boxes[:, 1] + boxes[:, 3] > 0))
+        ignore = np.concatenate([ignore, boxes[touch & ~inside]])
+        new = -np.ones(len(boxes), int)
+        new[inside] = np.arange(inside.sum())
+        boxes = boxes[inside]
+        cut = []
+        for nm in nums:  # a number the crop cuts falls apart where its digits went
+            cur = []
+            for i in nm:
+                if new[i] >= 0:
+                    cur.append(int(new[i]))
+                elif cur:
+                    cut.append(cur)
+                    cur = []
+            if cur:
+                cut.append(cur)
+        nums = cut
+    if rng.random() < 0.7:  # exposure, contrast, gamma
+        f = g.astype(np.float32) / 255.0
+        f = np.clip(f ** rng.uniform(0.7, 1.4) * rng.uniform(0.75, 1.15) + rng.uniform(-0.08, 0.08), 0, 1)
+        g = (f * 255).astype(np.uint8)
+    return np.ascontiguousarray(g), boxes, nums, ignore
+
+
+def make_sample(page, rng, zoom: bool = True):
+    """-> (uint8 (IN_H, IN_W) net input, (IN_H/4, IN_W/4, 9) float16 targets)."""
+    from edge_digits.training.detector_model import encode_targets, stack_targets
+
+    g, boxes, nums, ignore = augment(page, rng, zoom)
+    t = encode_targets(boxes, nums, ignore, (IN_W, IN_H), (g.shape[1], g.shape[0]))
+    return to_input(g, (IN_W, IN_H)), stack_targets(t)
+
+
+def _init(sets):
+    from edge_digits.data.pages import DigitBank
+
+    _W["bank"] = DigitBank.from_arrays(*sets)
+
+
+def _samples(seeds):
+    from edge_digits.data.pages import make_page
+
+    xs, ys = [], []
+    for s in seeds:
+        page, rng = make_page(_W["bank"], np.random.default_rng(s)), np.random.default_rng(s + 7)
+        for zoom in (False, True):
+            x, y = make_sample(page, rng, zoom)
+            xs.append(x), ys.append(y)
+    return np.stack(xs), np.stack(ys)
+
+
+def _pages(seeds):
+    from edge_digits.data.pages import make_page
+
+    return [make_page(_W["bank"], np.random.default_rng(s)) for s in seeds]
+
+
+def _pool_map(fn, sets, seeds: list[int], workers: int, chunk: int = 50):
+    """fn over chunks of page seeds in `workers` processes (each with its own digit bank)."""
+    from multiprocessing import get_context
+
+    chunks = [seeds[i: i + chunk] for i in range(0, len(seeds), chunk)]
+    if workers <= 1:
+        _init(sets)
+        return [fn(c) for c in chunks]
+    with get_context("spawn").Pool(workers, initializer=_init, initargs=(sets,)) as pool:
+        return pool.map(fn, chunks)
+
+
+def split_sets(mnist, usps, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The digit pools of a page split (data.pages.SPLITS) from loaded MNIST and USPS arrays."""
+    from edge_digits.data.pages import SPLITS
+
+    out = []
+    for name, d in (("mnist", mnist), ("usps", usps)):
+        if d is None:
+            continue
+        key, lo, hi = SPLITS[split][name]
+        x, y = (d.x_train, d.y_train) if key == "x_train" else (d.x_test, d.y_test)
+        out.append((x[lo:hi], y[lo:hi]))
+    return out
+
+
+def dev_scores(predict_maps, pages) -> dict:
+    """Recall, precision (IoU >= 0.5, ignore boxes excluded) and numbers linked right (a true number of
+    2+ digits whose digits are all found and are exactly one found group) of a detector on pages."""
+    from edge_digits.core.boxes import inside_matrix, match
+
+    n_true = n_found = hit = n_num = num_ok = 0
+    for p in pages:
+        g = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
+        prob, geom = predict_maps(to_input(g, (IN_W, IN_H)))
+        digits, numbers = decode(prob, geom, (g.shape[1], g.shape[0]), (IN_W, IN_H))
+        fb = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
+        off = inside_matrix(fb, p.ignore).max(1, initial=0.0) >= 0.5 if len(p.ignore) else np.zeros(len(fb), bool)
+        pairs = match(p.boxes, fb[~off] if len(fb) else fb)
+        keep = np.flatnonzero(~off)
+        n_true, n_found, hit = n_true + len(p.boxes), n_found + int((~off).sum()), hit + len(pairs)
+        of = {i: int(keep[j]) for i, j in pairs}
+        group = {k: gi for gi, grp in enumerate(numbers) for k in grp}
+        for n in p.numbers:
+            if len(n.digits) < 2:
+                continue
+            n_num += 1
+            got = [of.get(i) for i in n.digits]
+            if all(v is not None for v in got) and len({group[v] for v in got}) == 1 \
+                    and len(numbers[group[got[0]]]) == len(got):
+                num_ok += 1
+    return {"pages": len(pages), "digits": n_true, "recall": hit / max(n_true, 1), "precision": hit / max(n_found, 1),
+            "numbers_linked": num_ok / max(n_num, 1), "numbers": n_num}
+
+
+def train(cfg: TrainConfig):
+    """Train the detector; returns training.train.RunResult."""
+    from edge_digits.data.mnist import load_mnist
+    from edge_digits.data.usps import load_usps, usps_path
+    from edge_digits.training.train import RunResult
+
+    if cfg.optimizers:
+        raise EdgeDigitsError("--optimizer does not apply to --arch detector (it trains with Adam)")
+    mnist = load_mnist(cfg.data)
+    if not mnist.full:
+        raise EdgeDigitsError("--arch detector needs the full MNIST (its page splits cut the 60,000 training digits)")
+    usps = load_usps(cfg.usps) if usps_path(cfg.usps) else None
+    if usps is None:
+        _log("note: no USPS given (--usps or EDGE_DIGITS_USPS): pages of MNIST digits only", cfg)
+    n_pages = cfg.camera_pages or PAGES
+    batch, lr = cfg.batch_size or BATCH, cfg.lr or LR
+    workers = 2
+    tf = import_tensorflow()
+    import keras
+
+    from edge_digits.training.detector_model import build_detector, detector_losses, model_stats
+
+    keras.utils.set_random_seed(cfg.seed)
+    commit = provenance.git_commit()
+    t0 = time.time()
+    sets = split_sets(mnist, usps, "train")
+    parts = _pool_map(_samples, sets, [1_000_000 + cfg.seed * 100_003 + i for i in range(n_pages)], workers)
+    X, Y = np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
+    gen_s = time.time() - t0
+    steps = (cfg.epochs or EPOCHS) * math.ceil(len(X) / batch)
+    _log(f"{len(X):,} samples from {n_pages:,} generated pages in {gen_s:.0f} s", cfg)
+    model = build_detector((IN_H, IN_W, 1))
+    stats = model_stats(model)
+    _log(f"training detector ({stats['params']:,} parameters, {stats['macs'] / 1e6:.1f} M multiply-adds a frame), "
+         f"{steps:,} steps of {batch}", cfg)
+    opt = keras.optimizers.Adam(learning_rate=lr)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = model(x, training=True)
+            loss, parts_ = detector_losses(y, out)
+            loss = loss + 1e-5 * tf.add_n([tf.reduce_sum(v ** 2) for v in model.trainable_variables if "kernel" in v.name])
+        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, model.trainable_variables), 10.0)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, parts_
+
+    rng = np.random.default_rng(cfg.seed + 1)
+    order, pos, hist = rng.permutation(len(X)), 0, []
+    asked = []
+
+    def on_stop(signum, frame):  # Ctrl-C or SIGTERM: stop after this step and keep the weights so far
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+
+    main = threading.current_thread() is threading.main_thread()
+    old = [(s, signal.signal(s, on_stop)) for s in (signal.SIGINT, signal.SIGTERM)] if main else []
+    t_train = time.time()
+    try:
+        for k in range(steps):
+            if asked:
+                break
+            opt.learning_rate.assign(lr * min(1.0, (k + 1) / min(WARM, steps)) * (0.02 + 0.49 * (1 + math.cos(math.pi * k / steps))))
+            if pos + batch > len(order):
+                order, pos = rng.permutation(len(X)), 0
+            idx = np.sort(order[pos: pos + batch])
+            pos += batch
+            loss, p = step(tf.constant(X[idx].astype(np.float32)[..., None]), tf.constant(Y[idx]))
+            hist.append([k + 1, float(loss)] + [float(p[n]) for n in ("heat", "link", "size", "off")])
+            if (k + 1) % 100 == 0:
+                h = np.mean(hist[-100:], 0)
+                left = (time.time() - t_train) / (k + 1) * (steps - k - 1)
+                _log(f"step {k + 1:,}/{steps:,}  loss {h[1]:.3f} (heat {h[2]:.3f} link {h[3]:.3f} size {h[4]:.3f} "
+                     f"offset {h[5]:.3f})  {left / 60:.1f} min left", cfg)
+    finally:
+        for s, h in old:
+            signal.signal(s, h)
+    if asked:
+        _log(f"interrupted after {len(hist)} steps: keeping the weights so far", cfg)
+    if not hist:
+        raise EdgeDigitsError("interrupted before the first step: nothing to save")
+    train_s = time.time() - t_train
+    dev = [p for chunk in _pool_map(_pages, split_sets(mnist, usps, "dev"),
+                                    [2_000_000 + i for i in range(DEV_PAGES)], workers) for p in chunk]
+
+    def keras_maps(x):
+        out = model(x[None, ..., None].astype(np.float32), training=False)
+        return np.asarray(out["prob"])[0], np.asarray(out["geom"])[0]
+
+    scores = dev_scores(keras_maps, dev)
+    _log(f"dev pages ({scores['pages']}, {scores['digits']:,} digits): recall {scores['recall']:.2%}, precision "
+         f"{scores['precision']:.2%}, numbers linked {scores['numbers_linked']:.2%}", cfg)
+    metrics = {"arch": "detector", **stats, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
+               "steps_planned": steps, "batch_size": batch, "lr": lr, "seed": cfg.seed, "interrupted": bool(asked),
+               "generate_seconds": round(gen_s, 1), "train_seconds": round(train_s, 1), "dev": scores,
+               "data": {"mnist": mnist.source, "mnist_sha256": mnist.sha256,
+                        "usps": usps.source if usps else None, "usps_sha256": usps.sha256 if usps else None},
+               "final_loss": [round(v, 4) for v in np.mean(hist[-100:], 0)[1:].tolist()],
+               "versions": provenance.library_versions(), "git_commit": commit}
+    with files.atomic_dir(cfg.out, force=cfg.force) as tmp:
+        clean = build_detector((IN_H, IN_W, 1))  # no optimizer state in the file
+        clean.set_weights(model.get_weights())
+        clean.save(tmp / "model.keras")
+        files.write_json(tmp / "metrics.json", metrics)
+        rows = ["step,loss,heat,link,size,offset"] + [",".join(f"{v:.5g}" for v in r) for r in hist]
+        files.write_text(tmp / "history.csv", "\n".join(rows) + "\n")
+        _plot(np.array(hist), tmp / "curves.png")
+    return RunResult(Path(cfg.out), metrics)
+
+
+def _plot(h: np.ndarray, path: Path) -> None:
+    plt = provenance.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    k = max(1, len(h) // 200)
+    for j, name in enumerate(("loss", "heat", "link", "size", "offset"), 1):
+        v = np.convolve(h[:, j], np.ones(k) / k, mode="valid")
+        ax.plot(h[k - 1:, 0], v, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("detector training loss (running mean)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,209 @@
+"""A tiny fully convolutional digit detector (CenterNet-style centres + sizes, CRAFT-style links).
+
+Net: uint8 grey (H, W, 1), H and W multiples of 8 (any size; exported at 240x320) -> two maps at 1/4:
+  prob (H/4, W/4, 2) sigmoid: [digit centre heatmap, link map]
+  geom (H/4, W/4, 4) linear:  [log w, log h (net-input px), centre offset x, y (cells)]
+see edge_digits/vision/detector.py for the decoding and the letterbox of frames of other shapes.
+
+Backbone: a stride-2 3x3 stem, depthwise-separable blocks down to 1/32 (receptive field ~ 400 px, so a
+digit 70% of the frame tall is seen whole), an FPN-like top-down merge (1x1 lateral + nearest x2
+upsample, cropped to the finer level so sizes that are not multiples of 32 work) back to 1/4, and a
+small depthwise-separable head.
+
+Losses: CenterNet's penalty-reduced focal loss on the heatmap (ignore regions masked), a quality focal
+loss (soft-target BCE times |t - p|^2) on the link map, L1 on log size and offset on the 3x3 cells around
+each peak (offset weighted 2: it is in cells, and a cell is a large share of a small digit).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import keras
+from keras import layers, ops
+
+from edge_digits.vision.detector import STRIDE, letterbox
+
+IN_SHAPE = (240, 320, 1)
+
+
+@keras.saving.register_keras_serializable(package="edge_det")
+class UpTo(layers.Layer):
+    """Nearest x2 upsampling of `small`, cropped to the spatial size of `big` (odd sizes: 15 <- 8)."""
+
+    def call(self, small, big):
+        h, w = ops.shape(small)[1], ops.shape(small)[2]
+        up = ops.image.resize(small, (2 * h, 2 * w), interpolation="nearest")
+        return up[:, : ops.shape(big)[1], : ops.shape(big)[2], :]
+
+    def compute_output_shape(self, small_shape, big_shape):
+        return (small_shape[0], big_shape[1], big_shape[2], small_shape[3])
+
+
+def _cbr(x, filters, k=1, s=1, name=None):
+    x = layers.Conv2D(filters, k, strides=s, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _ds(x, filters, s=1, k=3, name=None):
+    """Depthwise-separable block: DW kxk (stride s) + BN + ReLU, PW 1x1 + BN + ReLU (+ residual)."""
+    inp = x
+    x = layers.DepthwiseConv2D(k, strides=s, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dwbn")(x)
+    x = layers.ReLU(name=f"{name}_dwrelu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+    x = layers.BatchNormalization(name=f"{name}_pwbn")(x)
+    if s == 1 and inp.shape[-1] == filters:
+        x = layers.Add(name=f"{name}_add")([x, inp])
+    return layers.ReLU(name=f"{name}_pwrelu")(x)
+
+
+def build_detector(input_shape=IN_SHAPE, width: float = 1.0) -> keras.Model:
+    """The detector as a Keras model; input float tensor holding uint8 grey values 0..255."""
+    c = lambda n: max(8, int(round(n * width / 8)) * 8)  # noqa: E731
+    inp = keras.Input(input_shape, name="grey")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")(inp)
+    x = _cbr(x, max(8, int(round(12 * width))), 3, 2, name="stem")  # 1/2
+    x = _ds(x, c(24), 2, name="b1")  # 1/4
+    c4 = _ds(x, c(24), name="b2")
+    x = _ds(c4, c(40), 2, name="b3")  # 1/8
+    c8 = _ds(x, c(40), name="b4")
+    x = _ds(c8, c(64), 2, name="b5")  # 1/16
+    x = _ds(x, c(64), name="b6")
+    c16 = _ds(x, c(64), name="b7")
+    x = _ds(c16, c(96), 2, name="b8")  # 1/32
+    x = _ds(x, c(96), k=5, name="b9")
+    c32 = _ds(x, c(96), k=5, name="b10")
+    f = c(32)
+    p = _cbr(c32, f, name="lat32")
+    p = layers.Add(name="td16")([_cbr(c16, f, name="lat16"), UpTo(name="up16")(p, c16)])
+    p = _ds(p, f, name="m16")
+    p = layers.Add(name="td8")([_cbr(c8, f, name="lat8"), UpTo(name="up8")(p, c8)])
+    p = _ds(p, f, name="m8")
+    p = layers.Add(name="td4")([_cbr(c4, f, name="lat4"), UpTo(name="up4")(p, c4)])
+    p = _ds(p, f, name="h1")
+    prob = layers.Conv2D(2, 1, activation="sigmoid", name="prob",
+                         bias_initializer=keras.initializers.Constant(-math.log(99.0)))(p)
+    geom = layers.Conv2D(4, 1, name="geom", bias_initializer=keras.initializers.Constant([3.0, 3.0, 0.5, 0.5]))(p)
+    return keras.Model(inp, {"prob": prob, "geom": geom}, name="digit_detector")
+
+
+# ---------------------------------------------------------------------------------------- targets
+def _sigma(w: float, h: float) -> float:
+    return max(0.6, 0.15 * math.sqrt(max(w, 1) * max(h, 1)) / STRIDE)
+
+
+def encode_targets(boxes, numbers, ignore, in_size=(320, 240), src_size=None) -> dict[str, np.ndarray]:
+    """Ground truth -> training maps at 1/STRIDE of the net input.
+
+    boxes (N, 4) xywh and ignore (M, 4) xywh in source px; numbers: lists of digit indices in reading
+    order (lone digits may be left out); in_size / src_size (W, H) of the net input / the source frame
+    (letterboxed as detector_post.letterbox). Returns float32 maps (h, w[, c]):
+      heat: Gaussian per digit centre, exactly 1 at its peak cell; heat_mask: 0 on ignore regions
+      link: Gaussian band along the segment between consecutive digits of a number
+      size: log w, log h (input px) and offset: centre/STRIDE - cell, both valid where reg_mask is 1
+    """
+    iw, ih = in_size
+    s, px, py = letterbox(src_size or in_size, in_size)
+    hh, ww = ih // STRIDE, iw // STRIDE
+    yy, xx = np.mgrid[0:hh, 0:ww].astype(np.float32)
+    heat = np.zeros((hh, ww), np.float32)
+    mask = np.ones((hh, ww), np.float32)
+    link = np.zeros((hh, ww), np.float32)
+    size = np.zeros((hh, ww, 2), np.float32)
+    off = np.zeros((hh, ww, 2), np.float32)
+    reg = np.zeros((hh, ww), np.float32)
+    best = np.zeros((hh, ww), np.float32)
+    b = np.asarray(boxes, np.float32).reshape(-1, 4) * s
+    b[:, :2] += np.float32([px, py])
+    cen = (b[:, :2] + b[:, 2:] / 2) / STRIDE  # centres in cells
+    for g in np.asarray(ignore, np.float32).reshape(-1, 4):
+        x0, y0 = (g[0] * s + px) / STRIDE - 1, (g[1] * s + py) / STRIDE - 1
+        x1, y1 = x0 + g[2] * s / STRIDE + 2, y0 + g[3] * s / STRIDE + 2
+        mask[max(0, int(y0)): max(0, int(math.ceil(y1))), max(0, int(x0)): max(0, int(math.ceil(x1)))] = 0
+    for k in range(len(b)):
+        u, v = cen[k]
+        j, i = int(np.clip(math.floor(u), 0, ww - 1)), int(np.clip(math.floor(v), 0, hh - 1))
+        sg = _sigma(b[k, 2], b[k, 3])
+        r = int(3 * sg) + 1
+        y0, y1, x0, x1 = max(0, i - r), min(hh, i + r + 1), max(0, j - r), min(ww, j + r + 1)
+        gk = np.exp(-((xx[y0:y1, x0:x1] - j) ** 2 + (yy[y0:y1, x0:x1] - i) ** 2) / (2 * sg * sg))
+        np.maximum(heat[y0:y1, x0:x1], gk, out=heat[y0:y1, x0:x1])
+        heat[i, j] = 1.0
+        mask[i, j] = 1.0
+        near = (gk >= 0.5) & (gk > best[y0:y1, x0:x1])
+        near[i - y0, j - x0] = True
+        best[y0:y1, x0:x1][near] = gk[near]
+        reg[y0:y1, x0:x1][near] = 1
+        size[y0:y1, x0:x1][near] = np.log(np.maximum(b[k, 2:], 1.0))
+        off[y0:y1, x0:x1, 0][near] = u - xx[y0:y1, x0:x1][near]
+        off[y0:y1, x0:x1, 1][near] = v - yy[y0:y1, x0:x1][near]
+    for num in numbers:
+        for a, c2 in zip(num[:-1], num[1:]):
+            pa, pb = cen[a], cen[c2]
+            sg = max(0.7, 0.22 * 0.5 * (b[a, 3] + b[c2, 3]) / STRIDE)
+            r = int(2.5 * sg) + 1
+            x0, x1 = max(0, int(min(pa[0], pb[0])) - r), min(ww, int(max(pa[0], pb[0])) + r + 2)
+            y0, y1 = max(0, int(min(pa[1], pb[1])) - r), min(hh, int(max(pa[1], pb[1])) + r + 2)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            d = pb - pa
+            L2 = float(d @ d) + 1e-6
+            qx, qy = xx[y0:y1, x0:x1] - pa[0], yy[y0:y1, x0:x1] - pa[1]
+            t = np.clip((qx * d[0] + qy * d[1]) / L2, 0, 1)
+            dist2 = (qx - t * d[0]) ** 2 + (qy - t * d[1]) ** 2
+            np.maximum(link[y0:y1, x0:x1], np.exp(-dist2 / (2 * sg * sg)), out=link[y0:y1, x0:x1])
+    return {"heat": heat, "heat_mask": mask, "link": link, "size": size, "offset": off, "reg_mask": reg}
+
+
+def stack_targets(t: dict[str, np.ndarray]) -> np.ndarray:
+    """One (h, w, 9) float16 array per sample: heat, heat_mask, link, size(2), offset(2), reg_mask, pad."""
+    return np.concatenate([t["heat"][..., None], t["heat_mask"][..., None], t["link"][..., None], t["size"],
+                           t["offset"], t["reg_mask"][..., None], np.zeros_like(t["heat"])[..., None]],
+                          -1).astype(np.float16)
+
+
+def perfect_maps(t: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The maps a perfect net would output for targets t (prob, geom), for decode round trips."""
+    return (np.stack([t["heat"], t["link"]], -1),
+            np.concatenate([t["size"], t["offset"]], -1))
+
+
+# ----------------------------------------------------------------------------------------- losses
+def detector_losses(y, out, w_link=1.0, w_size=1.0, w_off=2.0):
+    """y: (B, h, w, 9) stacked targets; out: the model's dict. Returns (total, dict of parts)."""
+    y = ops.cast(y, "float32")
+    heat, hmask, link = y[..., 0], y[..., 1], y[..., 2]
+    size, off, reg = y[..., 3:5], y[..., 5:7], y[..., 7]
+    prob, geom = out["prob"], out["geom"]
+    p = ops.clip(prob[..., 0], 1e-4, 1 - 1e-4)
+    pos = ops.cast(heat >= 0.999, "float32")
+    npos = ops.maximum(ops.sum(pos), 1.0)
+    pos_l = -ops.log(p) * (1 - p) ** 2 * pos
+    neg_l = -ops.log(1 - p) * p ** 2 * (1 - heat) ** 4 * (1 - pos)
+    l_heat = ops.sum((pos_l + neg_l) * hmask) / npos
+    q = ops.clip(prob[..., 1], 1e-4, 1 - 1e-4)
+    bce = -(link * ops.log(q) + (1 - link) * ops.log(1 - q)) * ops.abs(link - q) ** 2
+    l_link = ops.sum(bce * hmask) / ops.maximum(ops.sum(link), 1.0)
+    # size and offset are read at the peak: train them on the 3x3 cells around each peak only
+    reg = reg * ops.max_pool(pos[..., None], 3, strides=1, padding="same")[..., 0]
+    nreg = ops.maximum(ops.sum(reg), 1.0)
+    l_size = ops.sum(ops.sum(ops.abs(geom[..., 0:2] - size), -1) * reg) / nreg
+    l_off = ops.sum(ops.sum(ops.abs(geom[..., 2:4] - off), -1) * reg) / nreg
+    total = l_heat + w_link * l_link + w_size * l_size + w_off * l_off
+    return total, {"heat": l_heat, "link": l_link, "size": l_size, "off": l_off}
+
+
+def model_stats(model: keras.Model) -> dict:
+    """Parameter count and multiply-accumulates of one frame (convolutions only)."""
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            h, w, ch = layer.output.shape[1:]
+            macs += h * w * ch * layer.kernel_size[0] * layer.kernel_size[1]
+        elif isinstance(layer, layers.Conv2D):
+            h, w, ch = layer.output.shape[1:]
+            macs += h * w * ch * layer.kernel_size[0] * layer.kernel_size[1] * layer.input.shape[-1]
+    return {"params": int(model.count_params()), "macs": int(macs)}
