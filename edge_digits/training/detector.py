@@ -3,7 +3,7 @@ generated photo pages (data.pages) of the MNIST and USPS training digits, scored
 
 Samples: each page once as it is and once as a random zoomed crop (a digit the crop cuts becomes an
 ignore region, a number loses its cut digits), with random exposure and gamma, letterboxed to the net's
-320x240 input; targets as detector_model.encode_targets. The loop is a fixed number of steps with a
+320x240 input; targets as detector_targets.encode_targets. The loop is a fixed number of steps with a
 warm-up and a cosine learning rate (deterministic for a seed on one machine), Ctrl-C keeps the weights
 so far. The run folder: model.keras, metrics.json (dev-page recall, precision, numbers linked right),
 history.csv and curves.png, written to a temporary sibling and renamed when complete.
@@ -77,7 +77,7 @@ def augment(page, rng: np.random.Generator, zoom: bool = True):
 
 def make_sample(page, rng, zoom: bool = True):
     """-> (uint8 (IN_H, IN_W) net input, (IN_H/4, IN_W/4, 9) float16 targets)."""
-    from edge_digits.training.detector_model import encode_targets, stack_targets
+    from edge_digits.training.detector_targets import encode_targets, stack_targets
 
     g, boxes, nums, ignore = augment(page, rng, zoom)
     t = encode_targets(boxes, nums, ignore, (IN_W, IN_H), (g.shape[1], g.shape[0]))

@@ -135,6 +135,20 @@ def test_tracker_smooths_a_flicker():
     assert out[-1][2] == ["3"]
 
 
+def test_tracker_follows_a_real_change_and_keeps_the_detector_numbers():
+    tr = Tracker()
+    out = []
+    for k, label in enumerate([1] * 4 + [7] * 6):  # the digit really becomes a 7 (a stroke added)
+        p = np.full(10, 0.01, np.float32)
+        p[label] = 0.9
+        d = [vision.Digit((100, 50, 20, 30), label, 0.9, probs=p), vision.Digit((125, 50, 20, 30), 2, 0.9)]
+        got, numbers = tr.update(d, [vision.Number("x", (100, 50, 45, 30), [0, 1])])
+        out.append(got[0].label)
+        assert [n.digits for n in numbers] == [[0, 1]] and numbers[0].text == f"{got[0].label}2"
+    assert out[:4] == [1] * 4 and out[-1] == 7  # the vote turns once the new label clearly leads
+    assert out.index(7) >= 5  # not at its first frame: one frame never flips a label
+
+
 def test_touching_digits_are_split(digits, runner):
     img = paper()
     a, b = (int(np.flatnonzero(digits.y_test == k)[0]) for k in (0, 9))

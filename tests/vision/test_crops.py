@@ -1,0 +1,34 @@
+"""Cutting a found digit out of the grey frame for the classifier (vision.crops)."""
+import cv2
+import numpy as np
+
+from edge_digits.vision.crops import classifier_batch, ink_crop
+
+
+def _seven(img, x, y, s, ink):
+    cv2.line(img, (x, y), (x + s, y), ink, max(2, s // 8))
+    cv2.line(img, (x + s, y), (x + s // 3, y + int(1.6 * s)), ink, max(2, s // 8))
+
+
+def test_crop_is_ink_high_under_a_cast_shadow():
+    img = np.full((120, 200), 220, np.uint8)
+    _seven(img, 65, 35, 40, 40)
+    img = (img * np.linspace(1.0, 0.45, 200)[None, :]).astype(np.uint8)  # the shadow darkens paper and ink alike
+    c = ink_crop(img, (60, 30, 50, 72))
+    assert c.max() > 200 and np.percentile(c, 50) < 30  # strokes high, paper (shadowed or not) low
+
+
+def test_a_neighbour_inside_the_margin_is_left_out():
+    img = np.full((120, 240), 225, np.uint8)
+    _seven(img, 60, 30, 40, 30)
+    cv2.line(img, (118, 30), (118, 95), 30, 4)  # the next digit's stroke, just right of the box
+    c = ink_crop(img, (58, 28, 48, 70))
+    assert c[:, -8:].max() < 80  # its ink is in the grown crop's margin but not kept
+
+
+def test_batch_shape():
+    img = np.full((100, 100), 220, np.uint8)
+    _seven(img, 30, 20, 30, 40)
+    assert classifier_batch(img, np.zeros((0, 4))).shape == (0, 28, 28)
+    b = classifier_batch(img, np.array([[28, 18, 34, 52]], np.float32))
+    assert b.shape == (1, 28, 28) and b.dtype == np.uint8 and b.max() > 200

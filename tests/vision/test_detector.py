@@ -1,0 +1,107 @@
+"""The learned detector's post-process (vision.detector) against its training targets, the learned path of
+read_frame with a stand-in net and classifier, and the shipped detector file."""
+import cv2
+import numpy as np
+import pytest
+
+from edge_digits.core.boxes import iou
+from edge_digits.training.detector_targets import encode_targets, perfect_maps
+from edge_digits.vision import detector as det
+from edge_digits.vision import pipeline
+
+CASES = [  # (src_size, boxes, numbers)
+    ((640, 480), [[40, 50, 30, 44], [75, 52, 28, 42], [108, 50, 31, 45], [400, 300, 120, 170]], [[0, 1, 2], [3]]),
+    ((480, 640), [[100, 100, 40, 60], [150, 104, 38, 58], [100, 400, 40, 60], [150, 404, 40, 60]], [[0, 1], [2, 3]]),
+    ((320, 240), [[10, 10, 8, 12], [20, 11, 8, 12], [200, 100, 60, 90]], [[0, 1], [2]]),
+]
+
+
+@pytest.mark.parametrize("src, boxes, numbers", CASES)
+def test_perfect_maps_decode_to_the_boxes_and_numbers(src, boxes, numbers):
+    boxes = np.array(boxes, float)
+    t = encode_targets(boxes, numbers, np.zeros((0, 4)), (det.IN_W, det.IN_H), src)
+    digits, found = det.decode(*perfect_maps(t), src)
+    assert len(digits) == len(boxes)
+    match = {i: int(np.argmax([iou(b, d[0]) for d in digits])) for i, b in enumerate(boxes)}
+    assert all(iou(b, digits[match[i]][0]) > 0.95 for i, b in enumerate(boxes))
+    assert sorted([match[i] for i in n] for n in numbers) == sorted(found)
+
+
+def test_ignore_regions_are_masked_out_of_the_loss():
+    t = encode_targets(np.zeros((0, 4)), [], np.array([[0, 0, 80, 80]]), (320, 240), (320, 240))
+    assert t["heat_mask"][:20, :20].sum() == 0 and t["heat_mask"][30:, 30:].min() == 1 and t["heat"].max() == 0
+
+
+def test_empty_maps_give_nothing():
+    assert det.decode(np.zeros((60, 80, 2), np.float32), np.zeros((60, 80, 4), np.float32), (640, 480)) == ([], [])
+
+
+def test_portrait_frames_are_letterboxed():
+    s, px, py = det.letterbox((480, 640), (320, 240))
+    assert s == pytest.approx(240 / 640) and px == pytest.approx((320 - 180) / 2) and py == 0
+    assert det.to_input(np.full((640, 480), 200, np.uint8)).shape == (240, 320)
+
+
+def test_numbers_read_left_to_right():
+    boxes = np.array([[200, 100, 30, 40], [130, 100, 30, 40], [165, 100, 30, 40]], float)
+    t = encode_targets(boxes, [[1, 2, 0]], np.zeros((0, 4)), (320, 240), (320, 240))
+    digits, numbers = det.decode(*perfect_maps(t), (320, 240))
+    xs = [digits[i][0][0] for i in numbers[0]]
+    assert xs == sorted(xs) and len(numbers) == 1
+
+
+class _Net:
+    """A stand-in detector net that returns the perfect maps of given boxes and numbers."""
+
+    in_size = (det.IN_W, det.IN_H)
+
+    def __init__(self, boxes, numbers, src):
+        self.maps = perfect_maps(encode_targets(np.array(boxes, float), numbers, np.zeros((0, 4)), self.in_size, src))
+
+    def run(self, x):
+        return [self.maps[1], self.maps[0]]  # any order: told apart by their channels
+
+
+class _Classifier:
+    """Reads every crop as `label`, except crops whose index is in `unsure`, which get 0.1."""
+
+    def __init__(self, labels, unsure=()):
+        self.labels, self.unsure = labels, set(unsure)
+
+    def predict(self, x):
+        p = np.full((len(x), 10), 0.0, np.float32)
+        for i in range(len(x)):
+            p[i, self.labels[i]] = 0.1 if i in self.unsure else 0.99
+        return p
+
+
+def test_learned_path_reads_numbers_and_drops_unsure_digits_and_cut_ones():
+    frame = np.full((480, 640, 3), 230, np.uint8)
+    boxes = [[100, 100, 30, 44], [135, 102, 30, 44], [170, 100, 30, 44], [400, 300, 40, 60], [620, 200, 30, 50]]
+    for x, y, w, h in boxes:  # some ink in each box, so the crops are not empty
+        cv2.line(frame, (x + w // 2, y + 4), (x + w // 2, y + h - 4), (30, 30, 30), 3)
+    d = det.LearnedDetector(_Net(boxes, [[0, 1, 2], [3], [4]], (640, 480)))
+    found = d.find(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    assert len(found.boxes) == 4  # the box at x 620..650 runs past the frame's 640: cut by the edge, dropped
+    order = np.argsort(found.boxes[:, 0])  # the stand-in classifier labels crops in the detector's order
+    labels = [0] * 4
+    for rank, i in enumerate(order):
+        labels[i] = [2, 0, 2, 6][rank]
+    res = pipeline.read_frame(frame, _Classifier(labels), detector=d)
+    assert res.readings == ["202", "6"]
+    assert [n.to_json()["digits"] for n in res.numbers] == [[0, 1, 2], [3]] or len(res.digits) == 4
+    unsure = int(order[1])  # the middle digit of 202: dropped, and its number keeps the rest
+    res = pipeline.read_frame(frame, _Classifier(labels, unsure=[unsure]), detector=d)
+    assert res.readings == ["22", "6"] and len(res.digits) == 3 and res.rejected == 1
+
+
+def test_shipped_detector_loads_and_finds_nothing_on_blank_paper():
+    from edge_digits.config import detector_model
+
+    if not detector_model().is_file():
+        pytest.skip("no shipped detector (make models)")
+    d = det.load_detector(threads=1)
+    for shape in [(480, 640), (640, 480), (240, 320)]:
+        prob, geom = d.maps(np.full(shape, 210, np.uint8))
+        assert prob.shape == (60, 80, 2) and geom.shape == (60, 80, 4) and 0 <= prob.min() <= prob.max() <= 1
+    assert len(d.find(np.full((480, 640), 210, np.uint8)).boxes) == 0
