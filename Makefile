@@ -5,6 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DATA    ?= $(EDGE_DIGITS_DATA)
+USPS    ?= $(EDGE_DIGITS_USPS)
 SEED    ?= 0
 
 .PHONY: setup demo test test-all models bench sample clean
@@ -29,17 +30,20 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q
 
-# Train `edge` on full MNIST and export every format into export/, then `edge-cam` (the same net, also
-# trained on camera crops) into export/camera/, and the box-fit net into export/boxfit/ (needs MNIST:
-# DATA=path/to/mnist.npz; ~35 min on 2 cores).
+# Train `edge` on full MNIST and export every format into export/; the learned detector on generated pages of
+# MNIST and USPS training digits into export/detector/; then `edge-cam` (the same net as edge, also trained on
+# USPS and on the detector's crops of generated pages) into export/camera/, and the rules detector's box-fit
+# net into export/boxfit/. Needs MNIST and USPS: DATA=path/to/mnist.npz USPS=path/to/usps.npz (~70 min on 2 cores).
 models: setup
 	$(BIN)/edge-digits train --arch edge --seed $(SEED) --out runs/edge --force $(if $(DATA),--data $(DATA))
 	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export
-	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA))
+	$(BIN)/edge-digits train --arch detector --seed $(SEED) --out runs/detector --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
+	$(if $(USPS),EDGE_DIGITS_USPS=$(USPS) )$(BIN)/edge-digits export runs/detector --int8 --out export/detector --force $(if $(DATA),--data $(DATA))
+	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
 	$(BIN)/edge-digits export runs/edge-cam --int8 --out export/camera --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export/camera
-	$(BIN)/python scripts/train_boxfit.py $(if $(DATA),--data $(DATA))
+	$(BIN)/python scripts/train_boxfit.py $(if $(DATA),--data $(DATA)) --out export/boxfit
 
 # Benchmarks: every exported model x runtime x threads x batch, the Keras model.predict baseline and the
 # camera pipeline on the demo video; writes benchmarks/results/ and BENCHMARKS.md (~3-5 min on 2 cores).

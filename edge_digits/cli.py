@@ -13,15 +13,17 @@ from typing import Annotated, Optional
 import typer
 
 from edge_digits import __version__
-from edge_digits.config import (MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
+from edge_digits.config import (Detector, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
                      Runtime, TrainConfig, camera_model)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
 
 
-BOXFIT_HELP = ("Grow each digit's box to the whole digit with the shipped box-fit net "
+BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
                "(export/boxfit; runs on LiteRT whatever --runtime says).")
+DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
+                 "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
                      "trained on MNIST plus digits as the camera crops them).")
 STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: warn)."
@@ -42,6 +44,17 @@ def _version(value: bool):
 def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")] = False):
     """Handwritten-digit recognition from training to the edge."""
+
+
+def _detector(kind: Detector, path: Optional[Path], box_fit: bool):
+    """(learned detector or None, box-fit runner or None) for camera and predict; both run on one thread."""
+    if kind == Detector.learned:
+        from edge_digits.vision.detector import load_detector
+
+        return load_detector(path, threads=1), None
+    from edge_digits.vision.rules import boxfit
+
+    return None, boxfit.load() if box_fit else None
 
 
 def _opencv_threads(runtime, threads: int) -> None:
@@ -209,6 +222,9 @@ def camera(
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
     max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
+    detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
+    detector_model: Annotated[Optional[Path], typer.Option(
+        help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     realtime: Annotated[Optional[bool], typer.Option(
@@ -221,7 +237,6 @@ def camera(
     """Read digits live from a camera, video, stream or images. Keys: q (or the close button) quit, space
     pause, s snapshot, d debug view; still images wait for a key. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
     try:
-        from edge_digits.vision.rules import boxfit
         from edge_digits import runtime as runtimes
         from edge_digits.app import camera as cam
         from edge_digits.app.sources import Source
@@ -230,10 +245,11 @@ def camera(
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         src = Source(source)
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
-        fitter = boxfit.load() if box_fit else None
+        finder, fitter = _detector(detector, detector_model, box_fit)
         _opencv_threads(runtime, threads)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter,
+                          detector=finder,
                           realtime=realtime, snapshot_dir=snapshot_dir)
     except EdgeDigitsError as e:
         fail(str(e))
@@ -249,13 +265,15 @@ def predict(
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
+    detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
+    detector_model: Annotated[Optional[Path], typer.Option(
+        help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
     Exit code 1 when any file could not be read (each gets a one-line error)."""
     try:
-        from edge_digits.vision.rules import boxfit
         from edge_digits import runtime as runtimes
         from edge_digits.app import stills
 
@@ -263,7 +281,8 @@ def predict(
             raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         _opencv_threads(runtime, threads)
-        results = stills.predict(images, runner, min_confidence=min_confidence, boxfit=boxfit.load() if box_fit else None)
+        finder, fitter = _detector(detector, detector_model, box_fit)
+        results = stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder)
     except EdgeDigitsError as e:
         fail(str(e))
     for r in results:

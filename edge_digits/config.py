@@ -67,6 +67,11 @@ class Arch(str, Enum):
     detector = "detector"  # the learned digit detector of camera and predict (training.detector), not a classifier
 
 
+class Detector(str, Enum):
+    learned = "learned"  # the default: the learned detector (vision.detector), numbers from its links
+    rules = "rules"  # the hand-tuned detector and box fit (vision.rules), kept as a baseline
+
+
 class Dataset(str, Enum):
     mnist = "mnist"
     sample = "sample"  # the bundled deterministic MNIST sample, works offline

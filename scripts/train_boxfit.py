@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=600)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--out", type=Path, default=ROOT / "export" / "boxfit")
+    ap.add_argument("--out", type=Path, required=True, help="output folder (make models passes export/boxfit)")
     ap.add_argument("--windows", type=Path, help="keep the windows in this .npz and reuse them when it exists")
     a = ap.parse_args()
     t0 = time.time()
