@@ -8,7 +8,7 @@ DATA    ?= $(EDGE_DIGITS_DATA)
 USPS    ?= $(EDGE_DIGITS_USPS)
 SEED    ?= 0
 
-.PHONY: setup demo test test-all models bench sample clean
+.PHONY: setup demo test test-all test-wheel models bench bench-record sample clean
 
 setup: $(STAMP)
 
@@ -46,12 +46,21 @@ models: setup
 	$(BIN)/python scripts/train_boxfit.py $(if $(DATA),--data $(DATA)) --out export/boxfit
 
 # Benchmarks: every exported model x runtime x threads x batch, the Keras model.predict baseline and the
-# camera pipeline on the demo video; writes benchmarks/results/ and BENCHMARKS.md (~3-5 min on 2 cores).
+# camera pipeline on the demo video; writes benchmarks/results/ only (~3-5 min on 2 cores). `make
+# bench-record` re-renders the committed BENCHMARKS.md from that run's JSON, without measuring again.
 # The baseline uses runs/mlp/model.keras when present (`edge-digits train --arch mlp --out runs/mlp`).
 bench: setup
 	$(if $(DATA),EDGE_DIGITS_DATA=$(DATA) )$(BIN)/edge-digits bench --pipeline tests/data/demo.mp4 \
 	  --json-file benchmarks/results/bench.json --csv benchmarks/results/bench.csv \
-	  --plot benchmarks/results/bench.png --markdown BENCHMARKS.md
+	  --plot benchmarks/results/bench.png
+
+bench-record: bench
+	$(BIN)/edge-digits bench --from-json benchmarks/results/bench.json --markdown BENCHMARKS.md \
+	  --plot benchmarks/results/bench.png
+
+# The wheel as a user gets it: built, installed into a clean venv without extras, run from another folder.
+test-wheel: setup
+	EDGE_DIGITS_WHEEL_TEST=1 $(BIN)/python -m pytest -q tests/test_wheel.py
 
 # Regenerate the bundled MNIST sample from the full file.
 sample: setup

@@ -16,8 +16,12 @@ from edge_digits import __version__
 from edge_digits.config import (Detector, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
                      Runtime, TrainConfig, camera_model)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (rich_markup_mode=None): flags as flags, not `--int8 <bool>`, and text wrapped at words.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
+TRAIN_EXTRA = "pip install 'edge-digits[train]'"
+# What the `train` extra brings; a base (edge runtime) install has none of them.
+TRAIN_MODULES = {"tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "sklearn", "tf_keras"}
 
 
 BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
@@ -32,6 +36,14 @@ STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: w
 def fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
+
+
+def missing_training_tools(e: ModuleNotFoundError, what: str) -> None:
+    """A module of the train extra is missing: one line naming the install, exit 2; anything else re-raised."""
+    name = (e.name or "").split(".")[0]
+    if name in TRAIN_MODULES:
+        fail(f"{what} needs TensorFlow and the training tools ({name} is not installed): {TRAIN_EXTRA}")
+    raise e
 
 
 def _version(value: bool):
@@ -97,8 +109,11 @@ def train(
         help="USPS .npz (x_train, y_train, x_test, y_test) for edge-cam and detector (default: $EDGE_DIGITS_USPS).")] = None,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/train"),
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
-    """Train a model on MNIST and write a run folder: model.keras, metrics.json and plots."""
+    """Train a model and write a run folder.
+
+    The run folder holds model.keras, metrics.json, history.csv and plots. Progress goes to stderr."""
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
@@ -109,6 +124,14 @@ def train(
         results = run_train(cfg)
     except EdgeDigitsError as e:
         fail(str(e))
+    except ModuleNotFoundError as e:
+        missing_training_tools(e, "train")
+    if json_out:
+        keep = ("optimizer", "accuracy", "loss", "n", "parameters", "flops_per_digit", "epochs_run", "train_seconds",
+                "interrupted", "seed")
+        typer.echo(json.dumps({"arch": arch.value, "eval_set": results[0].metrics["data"]["eval_set"],
+                               "runs": [{"run": str(r.out), **{k: r.metrics.get(k) for k in keep}} for r in results]}))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -133,20 +156,28 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A .keras, .tflite or .onnx model (or a run/export folder).")],
+    model: Annotated[Optional[Path], typer.Argument(
+        help="A .keras, .tflite or .onnx model, or a run/export folder (default: the shipped int8 model).",
+        metavar="MODEL", show_default=False)] = None,
     dataset: Annotated[Dataset, typer.Option(help="Test split to use.")] = Dataset.mnist,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
-    """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model
-    (.keras, .tflite or .onnx, each through its own runtime)."""
+    """Test accuracy of a saved model.
+
+    Accuracy, loss, per-class precision/recall and the confusion matrix of a .keras, .tflite or .onnx
+    model, each through its own runtime."""
+    from edge_digits.config import default_model
+
     try:
         from edge_digits.training.evaluate import evaluate as run_eval
 
-        m = run_eval(model, dataset, data, strict=strict)
+        m = run_eval(model or default_model(), dataset, data, strict=strict)
     except EdgeDigitsError as e:
         fail(str(e))
+    except ModuleNotFoundError as e:
+        missing_training_tools(e, "evaluate on this model")
     if json_out:
         typer.echo(json.dumps(m, indent=2))
         return
@@ -160,29 +191,45 @@ def evaluate(
 # ---- export (issue 3) ----
 @app.command()
 def export(
-    source: Annotated[Path, typer.Argument(help="A trained .keras model or a run folder from `train`.")],
+    source: Annotated[Path, typer.Argument(help="A trained .keras model or a run folder from `train`.",
+                                           metavar="SOURCE")],
     int8: Annotated[bool, typer.Option("--int8", help="Also write full-integer int8 models (calibrated).")] = False,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write a float16 TFLite model.")] = False,
     format: Annotated[str, typer.Option("--format", help="Comma-separated formats: tflite, onnx.")] = "tflite,onnx",
+    formats_alias: Annotated[Optional[str], typer.Option("--formats", hidden=True)] = None,
     calib_samples: Annotated[int, typer.Option(help="Training images used to calibrate int8.")] = 500,
     max_drop: Annotated[float, typer.Option(help="Fail when an artifact loses more accuracy points than this.")] = 0.1,
+    min_accuracy: Annotated[float, typer.Option(
+        help="Fail when an artifact's test accuracy (0..1) is below this: the model did not learn.")] = 0.5,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: SOURCE_RUN/export).")] = None,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder for calibration and checks.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing export in the output folder.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
-    """Quantize and export to TFLite and ONNX; verify every file through its own runtime and write manifest.json."""
-    formats = _parse_list(format, Format, "format")
+    """Quantize and export to TFLite and ONNX.
+
+    Every file is verified through its own runtime against the Keras model and listed in manifest.json."""
+    formats = _parse_list(formats_alias or format, Format, "format")
     if Format.keras in formats or not formats:
         fail("--format takes tflite and/or onnx (the Keras source is always copied)")
     run = source if source.is_dir() else source.parent
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
-                       calib_samples=calib_samples, max_drop=max_drop, data=data, force=force)
+                       calib_samples=calib_samples, max_drop=max_drop, min_accuracy=min_accuracy, data=data,
+                       force=force)
     try:
         from edge_digits.exporters.export import export as run_export
 
         entries, manifest = run_export(cfg)
     except EdgeDigitsError as e:
         fail(str(e))
+    except ModuleNotFoundError as e:
+        missing_training_tools(e, "export")
+    if json_out:
+        keep = ("file", "format", "precision", "size_bytes", "sha256", "accuracy", "keras_accuracy",
+                "agreement_with_keras", "max_prob_diff", "eval_set", "convert_seconds")
+        typer.echo(json.dumps({"out": str(cfg.out), "manifest": str(manifest),
+                               "artifacts": [{k: e.get(k) for k in keep} for e in entries]}))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -234,8 +281,11 @@ def camera(
     snapshot_dir: Annotated[Optional[Path], typer.Option(
         help="Folder for the snapshots of the s key (default: snapshots/<start time>/, made on the first).")] = None,
 ):
-    """Read digits live from a camera, video, stream or images. Keys: q (or the close button) quit, space
-    pause, s snapshot, d debug view; still images wait for a key. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
+    """Read digits live from a camera, video, stream or images.
+
+    Keys: q (or the close button) quit, space pause, s snapshot, d debug view; still images wait for a key.
+    Headless, each frame's readings go to stdout (one line of text, or one JSON object with --json); the
+    summary (frames, FPS, p50/p99 frame time) goes to stderr."""
     try:
         from edge_digits import runtime as runtimes
         from edge_digits.app import camera as cam
@@ -259,7 +309,7 @@ def camera(
 
 @app.command()
 def predict(
-    images: Annotated[list[str], typer.Argument(help="Image files, folders or globs.")],
+    images: Annotated[list[str], typer.Argument(help="Image files, folders or globs.", metavar="IMAGE...")],
     model: Annotated[Optional[Path], typer.Option(help=CAMERA_MODEL_HELP)] = None,
     runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
@@ -271,8 +321,10 @@ def predict(
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
-    """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
-    Exit code 1 when any file could not be read (each gets a one-line error)."""
+    """Find and read the digits in still images.
+
+    A 28x28 image is classified as an MNIST digit as it is. Exit code 1 when any file could not be read
+    (each gets a one-line error)."""
     try:
         from edge_digits import runtime as runtimes
         from edge_digits.app import stills
@@ -300,14 +352,19 @@ def predict(
 # ---- bench (issue 5) ----
 @app.command()
 def bench(
+    model: Annotated[Optional[Path], typer.Argument(
+        help="One .tflite or .onnx file to bench alone, or a manifest/export folder (default: the shipped models).",
+        metavar="MODEL", show_default=False)] = None,
     manifest: Annotated[Optional[Path], typer.Option(help="Manifest file or export folder (default: the shipped export/).")] = None,
-    formats: Annotated[Optional[str], typer.Option(help="Only these formats, comma-separated: tflite, onnx, keras.")] = None,
+    formats: Annotated[Optional[str], typer.Option("--format", help="Only these formats, comma-separated: tflite, onnx, keras.")] = None,
+    formats_alias: Annotated[Optional[str], typer.Option("--formats", hidden=True)] = None,
     precisions: Annotated[Optional[str], typer.Option(help="Only these precisions: fp32, fp16, int8.")] = None,
     runtimes: Annotated[Optional[str], typer.Option(help="Only these runtimes: litert, onnxruntime, opencv, keras.")] = None,
     providers: Annotated[Optional[str], typer.Option(
         help="ONNX Runtime providers, e.g. cpu,cuda,tensorrt (default: CPU, CUDA, TensorRT and any installed).")] = None,
     threads: Annotated[Optional[str], typer.Option(help="Thread counts, e.g. 1,all (default: 1 and all cores).")] = None,
-    batch: Annotated[Optional[str], typer.Option(help="Batch sizes (default: 1,8,64,256).")] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch-size", help="Batch sizes, comma-separated (default: 1,8,64,256).")] = None,
+    batch_alias: Annotated[Optional[str], typer.Option("--batch", hidden=True)] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few runs per row and accuracy on 500 digits: a smoke test, not results.")] = False,
     warmup: Annotated[Optional[int], typer.Option(help="Warm-up calls per row (default 10).")] = None,
     min_runs: Annotated[Optional[int], typer.Option(help="Timed calls per row, at least (default 50).")] = None,
@@ -316,6 +373,7 @@ def bench(
         help="Keras mlp model for the model.predict baseline (default: runs/mlp/model.keras, else an untrained mlp).")] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="Skip the Keras model.predict baseline.")] = False,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz or IDX folder for accuracy (default: $EDGE_DIGITS_DATA, else the bundled sample).")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column in the table (load time, p90/p99, memory, % of peak).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results document (environment, rows) to stdout.")] = False,
     json_file: Annotated[Optional[Path], typer.Option(help="Write the results document to this file.")] = None,
     csv: Annotated[Optional[Path], typer.Option(help="Write the rows as CSV.")] = None,
@@ -328,8 +386,11 @@ def bench(
              "video, headless; 'synthetic' makes one from the bundled digits.")] = None,
     pipeline_only: Annotated[bool, typer.Option("--pipeline-only", help="With --pipeline: skip the model x runtime matrix.")] = False,
 ):
-    """Benchmark every exported model x runtime x threads x batch: load time, latency percentiles, throughput,
-    peak memory, accuracy and % of this machine's matmul peak, against a Keras model.predict baseline."""
+    """Benchmark models x runtimes x threads x batch sizes.
+
+    Load time, latency percentiles, throughput, peak memory, accuracy and % of this machine's matmul peak,
+    against a Keras model.predict baseline. The table shows the main columns (--wide: all of them);
+    --json, --json-file and --csv keep every field."""
     from edge_digits.bench import matrix as b
     from edge_digits.bench import report as bench_report
 
@@ -337,14 +398,17 @@ def bench(
         if from_json:
             doc = b.load_result(from_json, note or None)
         else:
-            cfg = b.config_from_options(manifest=manifest, formats=formats, precisions=precisions, runtimes=runtimes,
-                                        providers=providers, threads=threads, batch=batch, quick=quick, warmup=warmup,
+            if model is not None and manifest is not None:
+                raise EdgeDigitsError("give MODEL or --manifest, not both")
+            cfg = b.config_from_options(manifest=manifest if model is None else model, formats=formats_alias or formats,
+                                        precisions=precisions, runtimes=runtimes, providers=providers, threads=threads,
+                                        batch=batch_alias or batch, quick=quick, warmup=warmup,
                                         min_runs=min_runs, min_time=min_time, baseline=not no_baseline,
                                         baseline_model=baseline, data=data, note=note, pipeline=pipeline,
                                         pipeline_only=pipeline_only)
             with bench_report.progress() as cb:
                 doc = b.run(cfg, cb)
-        bench_report.emit(doc, json_out, json_file, csv, plot, markdown)
+        bench_report.emit(doc, json_out, json_file, csv, plot, markdown, wide=wide)
     except EdgeDigitsError as e:
         fail(str(e))
 

@@ -132,6 +132,7 @@ class ExportConfig:
     fp16: bool = False
     calib_samples: int = 500
     max_drop: float = 0.1
+    min_accuracy: float = 0.5  # an absolute floor besides max_drop: below it the model is useless
     data: Path | None = None
     force: bool = False
     seed: int = 0

@@ -55,6 +55,12 @@ class Recorder:
             os.replace(self.tmp, self.path)
 
 
+def frame_line(index: int, name: str | None, res) -> str:
+    """`frame 3: 4 923  [2 (1.00), 9 (0.99), ...]`, the text headless runs print for each frame."""
+    found = ", ".join(f"{d.label} ({d.confidence:.2f})" for d in res.digits) or "no digits"
+    return f"{name or f'frame {index}'}: {' '.join(res.readings) or '-'}  [{found}]"
+
+
 @dataclass
 class Summary:
     frames: int = 0
@@ -135,6 +141,9 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
                 if source.files is not None:
                     rec["path"] = name
                 out.write(json.dumps(rec) + "\n")
+                out.flush()
+            elif not show:  # headless without --json: the frame's readings as one line of text
+                out.write(frame_line(s.frames - 1, name if source.files is not None else None, res) + "\n")
                 out.flush()
             due = max(due + period, time.perf_counter()) if period else due
             if recorder or show:

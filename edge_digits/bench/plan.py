@@ -111,7 +111,7 @@ def config_from_options(manifest: Path | None = None, formats: str | None = None
         cfg.threads = _parse_ints(",".join(all_cores if t.lower() in ("all", "max") else t for t in _split(threads)),
                                   "threads")
     if batch is not None:
-        cfg.batches = _parse_ints(batch, "batch")
+        cfg.batches = _parse_ints(batch, "batch-size")
     if cfg.warmup < 0 or cfg.min_runs < 1:
         raise EdgeDigitsError(f"--warmup must be >= 0 and --min-runs > 0 (got {cfg.warmup}, {cfg.min_runs})")
     if cfg.min_time < 0 or cfg.max_time <= 0:
@@ -140,7 +140,8 @@ def gpu_present() -> bool:
 
 
 def _short(provider: str) -> str:
-    return provider.removesuffix("ExecutionProvider")
+    short = provider.removesuffix("ExecutionProvider")
+    return {"Tensorrt": "TensorRT"}.get(short, short)  # as NVIDIA spells it
 
 
 def _missing_provider(p: str) -> str:
@@ -166,12 +167,43 @@ def _ort_chain(p: str, available: list[str]) -> list[str]:
     return chain + ([CPU] if p != CPU else [])
 
 
+MODEL_SUFFIXES = {".tflite": "tflite", ".onnx": "onnx", ".keras": "keras"}
+
+
+def single_model(path: Path) -> bool:
+    """`edge-digits bench MODEL.tflite`: one model file rather than a manifest or an export folder."""
+    return Path(path).suffix.lower() in MODEL_SUFFIXES
+
+
+def read_plan_manifest(cfg: BenchConfig) -> tuple[Path, dict]:
+    """The folder and the manifest to bench: the manifest itself, or for one model file its entry in the
+    manifest beside it (else an entry made from the file: format from its suffix, precision from its name)."""
+    p = Path(cfg.manifest)
+    if not single_model(p):
+        return (p.parent if p.is_file() else p), artifacts.read_manifest(p)
+    if not p.is_file():
+        raise EdgeDigitsError(f"{p}: no such model file")
+    entry = artifacts.find_entry(p)
+    if entry is None:
+        name = p.name.lower()
+        precision = next((q for q in ("int8", "fp16") if q in name), "fp32")
+        entry = {"file": p.name, "format": MODEL_SUFFIXES[p.suffix.lower()], "precision": precision,
+                 "size_bytes": p.stat().st_size, "note": "no manifest: precision read from the file name"}
+    return p.parent, {"schema": 1, "artifacts": [entry]}
+
+
+def shipped_models(cfg: BenchConfig) -> bool:
+    """True when the run benches the shipped models, the only ones the project's goals are about."""
+    p = Path(cfg.manifest).resolve()
+    home = models_dir().resolve()
+    return p in (home, home / artifacts.MANIFEST)
+
+
 def pipeline_model(cfg: BenchConfig) -> Path:
     """The model the camera uses: the manifest's default int8 TFLite, else its first int8 TFLite, else its
     first TFLite file."""
-    folder = Path(cfg.manifest)
-    folder = folder.parent if folder.is_file() else folder
-    tflite = [a for a in artifacts.read_manifest(cfg.manifest)["artifacts"] if a["format"] == "tflite"]
+    folder, man = read_plan_manifest(cfg)
+    tflite = [a for a in man["artifacts"] if a["format"] == "tflite"]
     for a in sorted(tflite, key=lambda a: (a["file"] != DEFAULT_MODEL_FILE, a["precision"] != "int8")):
         if (folder / a["file"]).is_file():
             return folder / a["file"]
@@ -184,9 +216,7 @@ def plan(cfg: BenchConfig, available: list[str], tf_ok: bool | None = None, gpu:
         return []
     tf_ok = tensorflow_installed() if tf_ok is None else tf_ok
     gpu = gpu_present() if gpu is None else gpu
-    folder = Path(cfg.manifest)
-    folder = folder.parent if folder.is_file() else folder
-    man = artifacts.read_manifest(cfg.manifest)
+    folder, man = read_plan_manifest(cfg)
     provs = ort_providers(cfg.providers, available)
     want_cpu = cfg.providers is None or CPU in cfg.providers
     want_gpu = cfg.providers is None or any(p in GPU_PROVIDERS for p in cfg.providers)
@@ -196,7 +226,7 @@ def plan(cfg: BenchConfig, available: list[str], tf_ok: bool | None = None, gpu:
         base = {"file": a["file"], "format": a["format"], "precision": a["precision"],
                 "size_bytes": a.get("size_bytes"), "flops_per_digit": (a.get("source") or {}).get("flops_per_digit"),
                 "sha256": a.get("sha256"),
-                "threads": None, "batch": None}
+                "threads": None, "batch": None, **({"note": a["note"]} if a.get("note") else {})}
         try:
             fmt = Format(a["format"])
         except ValueError:
@@ -217,6 +247,9 @@ def plan(cfg: BenchConfig, available: list[str], tf_ok: bool | None = None, gpu:
             job = {**base, "kind": "row", "path": str(path), "runtime": rt.value}
             if unsupported(rt, a["precision"]):
                 rows.append({**job, "provider": "CPU", "status": f"skipped: {unsupported(rt, a['precision'])}"})
+            elif rt == Runtime.onnxruntime and not available:
+                rows.append({**job, "provider": "CPU", "status": "skipped: ONNX Runtime not installed "
+                             "(pip install onnxruntime)"})
             elif rt == Runtime.onnxruntime:
                 for p in provs:
                     r = {**job, "provider": _short(p)}

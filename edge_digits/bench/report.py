@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from edge_digits.bench.matrix import BASELINE_RUNTIME, ROW_FIELDS
+from edge_digits.bench.compact import gpu_footer, gpu_unavailable, runtime_cell
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -61,6 +62,7 @@ COLUMNS = [  # header, how to show a row
     ("thr", lambda r: _f(r.get("threads"), "{}")),
     ("batch", lambda r: _f(r.get("batch"), "{}")),
     ("size KB", lambda r: _f(r["size_bytes"] and r["size_bytes"] / 1024)),
+    ("KB", lambda r: _f(r["size_bytes"] and r["size_bytes"] / 1024, "{:,.0f}")),
     ("load ms", lambda r: _f(r.get("load_ms"))),
     ("1st ms", lambda r: _f(r.get("first_ms"), "{:,.2f}")),
     ("p50 us", lambda r: _us(r.get("p50_us"))),
@@ -70,7 +72,8 @@ COLUMNS = [  # header, how to show a row
     ("mean±std us", lambda r: "" if r.get("mean_us") is None else f"{_us(r['mean_us'])}±{_us(r['std_us'])}"),
     ("us/digit", lambda r: _us(r.get("per_digit_us"))),
     ("digits/s", lambda r: _f(r.get("digits_per_s"), "{:,.0f}")),
-    ("% peak", lambda r: _f(r.get("pct_peak"))),
+    ("% peak", lambda r: "n/a" if r.get("precision") == "int8" and r.get("status") == "ok"
+     else _f(r.get("pct_peak"))),  # no int8 peak is measured: see matrix.finish_row
     ("RSS MB", lambda r: _f(r.get("peak_rss_mb"), "{:,.0f}")),
     ("accuracy", _acc),
     ("status", lambda r: r["status"] + (f" ({r['note']})" if _tell(r) else "")),
@@ -83,11 +86,11 @@ def _tell(r) -> bool:
     return bool(note) and r["status"] == "ok" and not note.startswith("n/a") and note != f"using {r.get('provider')}"
 
 
-# The terminal gets the columns a reader compares; CSV, JSON and the Markdown page keep them all.
-TERMINAL = ["format", "runtime", "provider", "thr", "batch", "load ms", "1st ms", "p50 us", "p99 us", "us/digit",
-            "digits/s", "% peak", "RSS MB", "accuracy", "status"]
-
-
+# The terminal gets the columns a reader compares, in 100 columns; --wide adds the rest of TERMINAL_WIDE.
+# CSV, JSON and the Markdown page keep them all.
+TERMINAL = ["format", "runtime", "thr", "batch", "p50 us", "us/digit", "digits/s", "KB", "accuracy", "status"]
+TERMINAL_WIDE = ["format", "runtime", "provider", "thr", "batch", "size KB", "load ms", "1st ms", "p50 us", "p99 us",
+                 "us/digit", "digits/s", "% peak", "RSS MB", "accuracy", "status"]
 def table_cells(doc: dict, names: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in COLUMNS if names is None or c[0] in names]
     return [c[0] for c in cols], [[fn(r) for _, fn in cols] for r in doc["rows"]]
@@ -100,7 +103,9 @@ def summary_lines(doc: dict) -> list[str]:
              + ", ".join(f"{t} thread{'s' * (t != '1')}: {_f(g)} GFLOP/s" for t, g in peaks.items())
              + f"; load average {_load(env)}"]
     if s.get("speedup_vs_keras_predict"):
-        lines.append(f"speed-up per digit over Keras model.predict ({_us(s['baseline_per_digit_us'])} us/image): "
+        what = ("a trained mlp" if s.get("baseline_trained", True)
+                else "an untrained MLP of the same shape: timing only")
+        lines.append(f"speed-up per digit over Keras model.predict on {what} ({_us(s['baseline_per_digit_us'])} us/image): "
                      f"{s['speedup_vs_keras_predict']:,.0f}x ({s['speedup_row']}); best row "
                      f"{s['speedup_best_vs_keras_predict']:,.0f}x ({s['best_row']})")
     for g in s.get("goals", []):
@@ -116,26 +121,47 @@ def _load(env) -> str:
     return f"{a[0]:.1f} at start, {b[0]:.1f} at end" if a and b else "n/a"
 
 
-def print_table(doc: dict, stderr: bool = False) -> None:
+def print_table(doc: dict, stderr: bool = False, wide: bool = False) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
-
     from rich.text import Text
 
-    header, cells = table_cells(doc, TERMINAL)
-    t = Table(title="edge-digits bench", show_lines=False)
+    shown = {**doc, "rows": [r for r in doc["rows"] if not gpu_unavailable(r)]}
+    header, cells = table_cells(shown, TERMINAL_WIDE if wide else TERMINAL)
+    notes: list[str] = []
+    if not wide:  # 100 columns: the provider goes with the runtime, the eval set and reasons below the table
+        i, a, st = header.index("runtime"), header.index("accuracy"), header.index("status")
+        for r, row in zip(shown["rows"], cells):
+            row[i] = runtime_cell(r)
+            row[a] = f"{r['accuracy'] * 100:.2f}%" if r.get("accuracy") is not None else ("n/a" if row[a] else "")
+            if r["status"] != "ok" or _tell(r):
+                reason = r["status"] if r["status"] != "ok" else r["note"]
+                if reason not in notes:
+                    notes.append(reason)
+                row[st] = f"{r['status'].split(':')[0]} [{notes.index(reason) + 1}]"
+        sets = sorted({str(r.get("eval_set")) for r in shown["rows"] if r.get("accuracy") is not None})
+        notes = [f"[{k}] {n}" for k, n in enumerate(notes, 1)]
+        if sets:
+            notes.insert(0, f"accuracy on the {', '.join(sets)} MNIST test set")
+    t = Table(title="edge-digits bench", show_lines=False, box=box.SIMPLE_HEAD if not wide else box.HEAVY_HEAD,
+              pad_edge=wide, collapse_padding=not wide)
     for h in header:
         left = h in ("format", "runtime", "provider", "status", "accuracy")
-        t.add_column(h, justify="left" if left else "right", overflow="fold", no_wrap=h not in ("status", "accuracy"),
-                     min_width=32 if h == "status" else None)
-    for r, row in zip(doc["rows"], cells):
+        if wide:
+            t.add_column(h, justify="left" if left else "right", overflow="fold",
+                         no_wrap=h not in ("status", "accuracy"), min_width=32 if h == "status" else None)
+        else:  # short cells (reasons are notes below): nothing folds in 100 columns; narrower, text wraps
+            t.add_column(h, justify="left" if left else "right", no_wrap=not left, min_width=len(h), overflow="fold")
+    for r, row in zip(shown["rows"], cells):
         st = r["status"]
         style = None if st == "ok" else "dim" if st.startswith("skipped") else "red"
         t.add_row(*(Text(c) for c in row), style=style)  # Text: "[gpu]" in a reason is not markup
     con = Console(stderr=stderr)
-    if not con.is_terminal:
-        con = Console(stderr=stderr, width=180)  # a pipe or file: Rich's default 80 columns would fold every cell
-    if doc["rows"]:
+    if not con.is_terminal and not os.environ.get("COLUMNS"):
+        # a pipe or file: Rich's default 80 columns would fold every cell; $COLUMNS, when set, wins
+        con = Console(stderr=stderr, width=180 if wide else 100)
+    if shown["rows"]:
         con.print(t)
     if doc.get("pipeline"):
         pt = Table(title="camera pipeline, per frame (ms)")
@@ -144,7 +170,8 @@ def print_table(doc: dict, stderr: bool = False) -> None:
         for st in doc["pipeline"]["stages"]:
             pt.add_row(st["stage"], *(f"{st[k]:.3f}" for k in PIPE_FIELDS[1:]))
         con.print(pt)
-    for line in pipeline_lines(doc) + (summary_lines(doc) if doc["rows"] else []):
+    footer = gpu_footer(doc)
+    for line in notes + pipeline_lines(doc) + (summary_lines(doc) if doc["rows"] else []) + ([footer] if footer else []):
         con.print(Text(line))
 
 
@@ -287,14 +314,17 @@ def markdown(doc: dict, plot: str | None = None, reproduce: str | None = None) -
     if load >= 0.5:  # 1-minute load average: other processes wanted CPU while this ran
         out += [f"> The machine was shared during this run (load average up to {load:.1f} on {env.get('cores')} "
                 "cores from other work): the figures are pessimistic, the all-core rows most of all.", ""]
-    out += ["## Goals", "", "| goal | target | measured | met | row |", "|---|---|---|---|---|"]
-    for g in s.get("goals", []):
-        met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]
-        out.append(f"| {g['goal']} | {g['better']} {g['target']:,} | {_f(g['value'], '{:,.1f}', 'n/a')} | {met} "
-                   f"| {g['row'] or ''} |")
-    out.append("")
+    if s.get("goals"):  # the project's goals: only when its shipped models were benched
+        out += ["## Goals", "", "| goal | target | measured | met | row |", "|---|---|---|---|---|"]
+        for g in s["goals"]:
+            met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]
+            out.append(f"| {g['goal']} | {g['better']} {g['target']:,} | {_f(g['value'], '{:,.1f}', 'n/a')} | {met} "
+                       f"| {g['row'] or ''} |")
+        out.append("")
     if s.get("speedup_vs_keras_predict"):
-        out += [f"Keras `model.predict`, one image at a time (classic `mlp`, the tutorial way): "
+        what = ("classic `mlp`, the tutorial way" if s.get("baseline_trained", True)
+                else "an untrained MLP of the same shape as the classic `mlp`: timing only")
+        out += [f"Keras `model.predict`, one image at a time ({what}): "
                 f"{s['baseline_per_digit_us'] / 1000:,.1f} ms per image (p50). The shipped int8 model through "
                 f"LiteRT on one thread is **{s['speedup_vs_keras_predict']:,.0f}x** faster per digit; the fastest "
                 f"row ({s['best_row']}) is {s['speedup_best_vs_keras_predict']:,.0f}x faster.", ""]
@@ -352,7 +382,7 @@ def write_markdown(doc: dict, path: Path, plot: Path | None = None, reproduce: s
 
 
 def emit(doc: dict, json_stdout: bool = False, json_file: Path | None = None, csv_file: Path | None = None,
-         plot: Path | None = None, md: Path | None = None) -> None:
+         plot: Path | None = None, md: Path | None = None, wide: bool = False) -> None:
     """Every output the CLI asked for: files first, then the table (stderr when stdout carries JSON)."""
     if json_file:
         write_json(doc, json_file)
@@ -362,7 +392,7 @@ def emit(doc: dict, json_stdout: bool = False, json_file: Path | None = None, cs
         write_plot(doc, plot)
     if md:
         write_markdown(doc, md, plot)
-    print_table(doc, stderr=json_stdout)
+    print_table(doc, stderr=json_stdout, wide=wide)
     if json_stdout:
         import sys
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from edge_digits.config import EdgeDigitsError, ExportConfig, Format, Precision
 from edge_digits.core import files, provenance
+from edge_digits.core.quiet import native_stderr_silenced
 from edge_digits.data.mnist import calibration_samples, load_eval_set, load_mnist, load_sample
 from edge_digits.exporters.base import Exporter, Source, _float01, _log, load_source  # noqa: F401 - the API
 from edge_digits.exporters.keras_file import write_keras
@@ -64,6 +66,8 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
 
     if cfg.max_drop < 0:
         raise EdgeDigitsError(f"--max-drop must be >= 0, got {cfg.max_drop}")
+    if not 0 <= cfg.min_accuracy <= 1:
+        raise EdgeDigitsError(f"--min-accuracy must be in 0..1, got {cfg.min_accuracy}")
     if cfg.calib_samples <= 0:
         raise EdgeDigitsError(f"--calib-samples must be > 0, got {cfg.calib_samples}")
     src = load_source(cfg.source)
@@ -109,7 +113,11 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
             t0 = time.time()
             _log(f"{ex.format.value} {ex.precision.value}: converting ...")
             try:
-                ex.write(src, dst, calib)
+                # TF's converters log through absl and C++ (NodeDef notes, "Statistics for quantized inputs",
+                # fully_quantize) and warn through Python: none of it is for the user.
+                with native_stderr_silenced(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ex.write(src, dst, calib)
             except EdgeDigitsError:
                 raise
             except Exception as e:  # noqa: BLE001 - converters raise anything; report which one failed
@@ -139,6 +147,10 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
             drop = (ref_acc - acc) * 100
             _log(f"{ex.format.value} {ex.precision.value}: {entry['size_bytes']:,} bytes, accuracy {acc * 100:.2f}% "
                  f"(keras {ref_acc * 100:.2f}%), agreement {entry['agreement_with_keras'] * 100:.2f}%")
+            if acc < cfg.min_accuracy:
+                raise EdgeDigitsError(f"{name}: accuracy {acc * 100:.2f}% is below --min-accuracy "
+                                      f"{cfg.min_accuracy:g} (the model did not learn; train it longer or on "
+                                      "more data, or lower --min-accuracy)")
             if drop > cfg.max_drop:
                 raise EdgeDigitsError(f"{name}: accuracy {acc * 100:.2f}% is {drop:.2f} points below Keras "
                                       f"({ref_acc * 100:.2f}%), more than --max-drop {cfg.max_drop}")

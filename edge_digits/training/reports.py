@@ -30,6 +30,23 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
+def _epoch_ticks(ax) -> None:
+    """Whole-number epoch ticks (matplotlib would put 0.5, 1.5, ... on a short run)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def cell_text_color(value: float, vmax: float, cmap="Blues") -> str:
+    """White on a dark cell, black on a light one, from the cell colour's luminance."""
+    import matplotlib
+
+    if vmax <= 0:
+        return "black"
+    r, g, b, _ = matplotlib.colormaps[cmap](value / vmax)
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
+
+
 def plot_curves(history: dict, path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -39,6 +56,7 @@ def plot_curves(history: dict, path: Path) -> None:
         if f"val_{key}" in history:
             ax.plot(ep, history[f"val_{key}"], label="validation")
         ax.set_xlabel("epoch")
+        _epoch_ticks(ax)
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -51,12 +69,14 @@ def plot_confusion(cm: list, path: Path, title: str = "confusion matrix (test)")
     plt = _plt()
     cm = np.asarray(cm)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(np.log1p(cm), cmap="Blues")
+    shade = np.log1p(cm)
+    vmax = float(shade.max())
+    ax.imshow(shade, cmap="Blues", vmin=0, vmax=vmax or 1)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j]:
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if i == j else "black")
+                        color=cell_text_color(shade[i, j], vmax))
     ax.set_xticks(range(cm.shape[1]))
     ax.set_yticks(range(cm.shape[0]))
     ax.set_xlabel("predicted")
@@ -98,6 +118,7 @@ def plot_comparison(rows: list[dict], path: Path) -> None:
     for ax, t in zip(axes, ("validation loss", "validation accuracy")):
         ax.set_title(t)
         ax.set_xlabel("epoch")
+        _epoch_ticks(ax)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

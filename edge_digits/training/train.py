@@ -63,12 +63,41 @@ def _progress_callback(cfg: TrainConfig, epochs: int):
     import keras
 
     class Progress(keras.callbacks.Callback):
-        """One line per epoch with the time left, and the best weights kept for Ctrl-C and the end."""
+        """One line per epoch with the time left, and the best weights kept for Ctrl-C and the end. On a
+        terminal, a Rich bar on stderr shows the steps of the epoch under way, with its ETA."""
 
         def __init__(self):
             super().__init__()
             self.t0 = time.time()
             self.best, self.best_weights, self.epochs_run = -1.0, None, 0
+            self.bar = self.task = None
+            self.steps = None
+
+        def on_train_begin(self, logs=None):
+            self.steps = (self.params or {}).get("steps")
+            if cfg.verbose and sys.stderr.isatty() and self.steps:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("ETA"), TimeRemainingColumn(), transient=True,
+                                    console=Console(stderr=True))
+                self.bar.start()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.bar is not None:
+                if self.task is not None:
+                    self.bar.remove_task(self.task)
+                self.task = self.bar.add_task(f"epoch {epoch + 1}/{epochs}", total=self.steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.bar is not None and self.task is not None:
+                self.bar.update(self.task, completed=batch + 1)
+
+        def on_train_end(self, logs=None):
+            if self.bar is not None:
+                self.bar.stop()
+                self.bar = None
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -77,9 +106,10 @@ def _progress_callback(cfg: TrainConfig, epochs: int):
                 self.best, self.best_weights = logs["val_accuracy"], self.model.get_weights()
             el = time.time() - self.t0
             left = el / (epoch + 1) * (epochs - epoch - 1)
-            _log(f"epoch {epoch + 1:>3}/{epochs}  loss {logs.get('loss', 0):.4f}  acc {logs.get('accuracy', 0):.4f}"
+            log = self.bar.console.print if self.bar is not None else (lambda m: _log(m, cfg))
+            log(f"epoch {epoch + 1:>3}/{epochs}  loss {logs.get('loss', 0):.4f}  acc {logs.get('accuracy', 0):.4f}"
                  f"  val_loss {logs.get('val_loss', 0):.4f}  val_acc {logs.get('val_accuracy', 0):.4f}"
-                 f"  {el:6.0f}s  ~{left:4.0f}s left", cfg)
+                 f"  {el:6.0f}s  ~{left:4.0f}s left")
 
     return Progress()
 
@@ -187,6 +217,7 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
+        progress.on_train_end()  # stops the bar after Ctrl-C too
     interrupted = interrupted or bool(asked)
     if interrupted:
         _log("interrupted: keeping the best model so far", cfg)
@@ -217,6 +248,9 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         "versions": provenance.library_versions(), "git_commit": commit,
     })
     _write_run(out, model, metrics, hist, d, cfg)
+    if metrics["accuracy"] < USELESS_ACCURACY:
+        _log(f"warning: the model did not learn; test accuracy {metrics['accuracy'] * 100:.1f}% (chance is 10%). "
+             "Train longer (--epochs), on more data (--dataset mnist) or with another --lr/--optimizer.", cfg)
     return RunResult(out, metrics)
 
 
@@ -233,6 +267,18 @@ def _usps(cfg: TrainConfig, recipe):
         _log("note: no USPS given (--usps or EDGE_DIGITS_USPS): training without its digits", cfg)
         return None
     return load_usps(cfg.usps)
+
+
+USELESS_ACCURACY = 0.5  # below this test accuracy `train` warns and `export` refuses by default
+
+
+def write_history_csv(hist: dict, path: Path) -> None:
+    """history.csv: one row per epoch, the Keras history's columns (loss, accuracy, val_loss, ...)."""
+    keys = list(hist or {})
+    lines = [",".join(["epoch", *keys])]
+    for i in range(max((len(v) for v in (hist or {}).values()), default=0)):
+        lines.append(",".join([str(i + 1), *(f"{float(hist[k][i]):.6g}" if i < len(hist[k]) else "" for k in keys)]))
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _digit_or_not_loss(y_true, y_pred):
@@ -273,6 +319,7 @@ def _write_run(out: Path, model, metrics: dict, hist: dict, d: Digits, cfg: Trai
         clean.save(tmp / "model.keras")
         metrics["history"] = {k: [round(float(v), 5) for v in vals] for k, vals in (hist or {}).items()}
         files.write_json(tmp / "metrics.json", metrics)
+        write_history_csv(hist or {}, tmp / "history.csv")
         reports.plot_curves(hist or {}, tmp / "curves.png")
         reports.plot_confusion(metrics["confusion_matrix"], tmp / "confusion.png")
         reports.plot_misclassified(d.x_test, d.y_test, probs, tmp / "misclassified.png")

@@ -80,9 +80,18 @@ def test_accuracy_drop_fails_and_leaves_nothing(exported, tmp_path, monkeypatch)
                               (Format.tflite, Precision.int8) else e.write) for e in export.EXPORTERS]
     monkeypatch.setattr(export, "EXPORTERS", broken)
     out = tmp_path / "out"
-    r = runner.invoke(app, ["export", str(exported.parent / "model.keras"), "--int8", "--out", str(out)])
+    r = runner.invoke(app, ["export", str(exported.parent / "model.keras"), "--int8", "--out", str(out),
+                            "--min-accuracy", "0"])
     assert r.exit_code == 2 and "points below Keras" in r.output and "--max-drop" in r.output
     assert not any(p.name != ".gitkeep" for p in out.iterdir()), "a failed export left files"
+
+
+def test_export_refuses_below_the_absolute_floor(exported, tmp_path):
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["export", str(exported.parent / "model.keras"), "--out", str(out), "--format", "tflite",
+                            "--min-accuracy", "1", "--max-drop", "100"])
+    assert r.exit_code == 2 and "below --min-accuracy" in r.output and "did not learn" in r.output
+    assert not (out / "manifest.json").exists()
 
 
 @pytest.mark.parametrize("args,message", [
@@ -102,3 +111,14 @@ def test_tflite_carries_its_metadata(exported):
         meta = export.read_tflite_metadata(p)
         assert meta["source"]["arch"] == "edge" and meta["labels"] == [str(i) for i in range(10)]
         assert meta["precision"] in p.name
+
+
+def test_export_json_is_one_object_on_stdout(exported, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["export", str(exported.parent / "model.keras"), "--out", str(out), "--format", "tflite",
+                            "--min-accuracy", "0", "--max-drop", "100", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["manifest"].endswith("manifest.json") and {a["file"] for a in doc["artifacts"]} >= {"edge_fp32.tflite"}
