@@ -13,15 +13,12 @@ from typing import Annotated, Optional
 import typer
 
 from edge_digits import __version__
-from edge_digits.config import (Detector, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
-                     Runtime, TrainConfig, camera_model)
+from edge_digits.config import (MIN_CONFIDENCE, Arch, Dataset, Detector, EdgeDigitsError, ExportConfig, Format,
+                                Optimizer, Runtime, TrainConfig, camera_model, training_tools_missing)
 
 # Plain help (rich_markup_mode=None): flags as flags, not `--int8 <bool>`, and text wrapped at words.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
-TRAIN_EXTRA = "pip install 'edge-digits[train]'"
-# What the `train` extra brings; a base (edge runtime) install has none of them.
-TRAIN_MODULES = {"tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "sklearn", "tf_keras"}
 
 
 BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
@@ -40,9 +37,8 @@ def fail(msg: str, code: int = 2) -> None:
 
 def missing_training_tools(e: ModuleNotFoundError, what: str) -> None:
     """A module of the train extra is missing: one line naming the install, exit 2; anything else re-raised."""
-    name = (e.name or "").split(".")[0]
-    if name in TRAIN_MODULES:
-        fail(f"{what} needs TensorFlow and the training tools ({name} is not installed): {TRAIN_EXTRA}")
+    if msg := training_tools_missing(e):
+        fail(f"{what} {msg}")
     raise e
 
 
@@ -111,9 +107,7 @@ def train(
     force: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
-    """Train a model and write a run folder.
-
-    The run folder holds model.keras, metrics.json, history.csv and plots. Progress goes to stderr."""
+    """Train a model into a run folder: model.keras, metrics, plots."""
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
@@ -127,11 +121,9 @@ def train(
     except ModuleNotFoundError as e:
         missing_training_tools(e, "train")
     if json_out:
-        keep = ("optimizer", "accuracy", "loss", "n", "parameters", "flops_per_digit", "epochs_run", "train_seconds",
-                "interrupted", "seed")
-        typer.echo(json.dumps({"arch": arch.value, "eval_set": results[0].metrics["data"]["eval_set"],
-                               "runs": [{"run": str(r.out), **{k: r.metrics.get(k) for k in keep}} for r in results]}))
-        return
+        keep = "optimizer accuracy loss n parameters flops_per_digit epochs_run train_seconds interrupted seed".split()
+        runs = [{"run": str(r.out), **{k: r.metrics.get(k) for k in keep}} for r in results]
+        return typer.echo(json.dumps({"arch": arch.value, "eval_set": results[0].metrics["data"]["eval_set"], "runs": runs}))
     from rich.console import Console
     from rich.table import Table
 
@@ -166,8 +158,7 @@ def evaluate(
 ):
     """Test accuracy of a saved model.
 
-    Accuracy, loss, per-class precision/recall and the confusion matrix of a .keras, .tflite or .onnx
-    model, each through its own runtime."""
+    Accuracy, loss, per-class precision/recall and confusion matrix, each format through its own runtime."""
     from edge_digits.config import default_model
 
     try:
@@ -206,9 +197,7 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing export in the output folder.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
-    """Quantize and export to TFLite and ONNX.
-
-    Every file is verified through its own runtime against the Keras model and listed in manifest.json."""
+    """Quantize and export to TFLite and ONNX, each file verified."""
     formats = _parse_list(formats_alias or format, Format, "format")
     if Format.keras in formats or not formats:
         fail("--format takes tflite and/or onnx (the Keras source is always copied)")
@@ -225,11 +214,10 @@ def export(
     except ModuleNotFoundError as e:
         missing_training_tools(e, "export")
     if json_out:
-        keep = ("file", "format", "precision", "size_bytes", "sha256", "accuracy", "keras_accuracy",
-                "agreement_with_keras", "max_prob_diff", "eval_set", "convert_seconds")
-        typer.echo(json.dumps({"out": str(cfg.out), "manifest": str(manifest),
-                               "artifacts": [{k: e.get(k) for k in keep} for e in entries]}))
-        return
+        keep = ("file format precision size_bytes sha256 accuracy keras_accuracy agreement_with_keras max_prob_diff "
+                "eval_set convert_seconds").split()
+        arts = [{k: e.get(k) for k in keep} for e in entries]
+        return typer.echo(json.dumps({"out": str(cfg.out), "manifest": str(manifest), "artifacts": arts}))
     from rich.console import Console
     from rich.table import Table
 
@@ -252,7 +240,6 @@ def export(
     best = next((e["file"] for e in entries if e["precision"] == "int8" and e["format"] == "tflite"), entries[-1]["file"])
     con.print(f"manifest: {manifest}\nnext:\n  edge-digits camera --model {cfg.out / best}\n"
               f"  edge-digits predict --model {cfg.out / best} IMAGE\n  edge-digits bench --manifest {manifest}")
-
 
 
 # ---- camera and predict (issue 4) ----
@@ -284,8 +271,7 @@ def camera(
     """Read digits live from a camera, video, stream or images.
 
     Keys: q (or the close button) quit, space pause, s snapshot, d debug view; still images wait for a key.
-    Headless, each frame's readings go to stdout (one line of text, or one JSON object with --json); the
-    summary (frames, FPS, p50/p99 frame time) goes to stderr."""
+    Headless, each frame's readings go to stdout (a line of text, or JSON with --json); the summary to stderr."""
     try:
         from edge_digits import runtime as runtimes
         from edge_digits.app import camera as cam
@@ -323,8 +309,7 @@ def predict(
 ):
     """Find and read the digits in still images.
 
-    A 28x28 image is classified as an MNIST digit as it is. Exit code 1 when any file could not be read
-    (each gets a one-line error)."""
+    A 28x28 image is classified as an MNIST digit as it is. Exit code 1 when a file could not be read."""
     try:
         from edge_digits import runtime as runtimes
         from edge_digits.app import stills
@@ -388,9 +373,7 @@ def bench(
 ):
     """Benchmark models x runtimes x threads x batch sizes.
 
-    Load time, latency percentiles, throughput, peak memory, accuracy and % of this machine's matmul peak,
-    against a Keras model.predict baseline. The table shows the main columns (--wide: all of them);
-    --json, --json-file and --csv keep every field."""
+    Latency, throughput, memory, accuracy and % of the matmul peak, against Keras model.predict."""
     from edge_digits.bench import matrix as b
     from edge_digits.bench import report as bench_report
 
@@ -411,7 +394,6 @@ def bench(
         bench_report.emit(doc, json_out, json_file, csv, plot, markdown, wide=wide)
     except EdgeDigitsError as e:
         fail(str(e))
-
 
 
 if __name__ == "__main__":

@@ -53,6 +53,18 @@ def sample_path() -> Path:
 MIN_CONFIDENCE = 0.2
 
 
+# What the `train` extra brings; a base (edge runtime) install has none of them.
+TRAIN_MODULES = {"tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "sklearn", "tf_keras"}
+
+
+def training_tools_missing(e: ModuleNotFoundError) -> str | None:
+    """The one line for a missing module of the train extra (None for any other module)."""
+    name = (e.name or "").split(".")[0]
+    if name not in TRAIN_MODULES:
+        return None
+    return f"needs TensorFlow and the training tools ({name} is not installed): pip install 'edge-digits[train]'"
+
+
 class EdgeDigitsError(Exception):
     """A user-facing problem: the CLI prints it as one line and exits with code 2."""
 
