@@ -5,6 +5,7 @@ OpenCV) are imported inside the commands so `--help` and `--version` start fast.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import typer
 
 from edge_digits import __version__
 from edge_digits.config import (Detector, MIN_CONFIDENCE, Arch, Dataset, EdgeDigitsError, ExportConfig, Format, Optimizer,
-                     Runtime, TrainConfig, camera_model)
+                     Runtime, TrainConfig, camera_model, check_number, check_threads)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Handwritten-digit recognition from training to the edge: train, export, camera, bench.")
@@ -32,6 +33,22 @@ STRICT_HELP = "Refuse a model whose sha256 differs from its manifest (default: w
 def fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def guarded():
+    """The body of a command: SIGTERM handled as Ctrl-C; EdgeDigitsError -> one line, exit 2; Ctrl-C ->
+    'interrupted', exit 130 (what was finished is kept by the library's own atomic writes)."""
+    from edge_digits.core.signals import sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except EdgeDigitsError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 def _version(value: bool):
@@ -103,12 +120,11 @@ def train(
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
                       force=force)
-    try:
+    with guarded():
+        check_number("--lr", lr, 0, 10, lo_open=True)
         from edge_digits.training.train import train as run_train
 
         results = run_train(cfg)
-    except EdgeDigitsError as e:
-        fail(str(e))
     from rich.console import Console
     from rich.table import Table
 
@@ -141,12 +157,10 @@ def evaluate(
 ):
     """Report test accuracy, loss, per-class precision/recall and the confusion matrix of a saved model
     (.keras, .tflite or .onnx, each through its own runtime)."""
-    try:
+    with guarded():
         from edge_digits.training.evaluate import evaluate as run_eval
 
         m = run_eval(model, dataset, data, strict=strict)
-    except EdgeDigitsError as e:
-        fail(str(e))
     if json_out:
         typer.echo(json.dumps(m, indent=2))
         return
@@ -177,12 +191,11 @@ def export(
     run = source if source.is_dir() else source.parent
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
                        calib_samples=calib_samples, max_drop=max_drop, data=data, force=force)
-    try:
+    with guarded():
+        check_number("--max-drop", max_drop, 0, 100)
         from edge_digits.exporters.export import export as run_export
 
         entries, manifest = run_export(cfg)
-    except EdgeDigitsError as e:
-        fail(str(e))
     from rich.console import Console
     from rich.table import Table
 
@@ -236,13 +249,17 @@ def camera(
 ):
     """Read digits live from a camera, video, stream or images. Keys: q (or the close button) quit, space
     pause, s snapshot, d debug view; still images wait for a key. The summary (frames, FPS, p50/p99 frame time) goes to stderr."""
-    try:
+    with guarded():
+        check_number("--min-confidence", min_confidence, 0, 1)
+        check_threads(threads)
+        if max_frames is not None and max_frames <= 0:
+            raise EdgeDigitsError(f"--max-frames must be > 0, got {max_frames}")
         from edge_digits import runtime as runtimes
         from edge_digits.app import camera as cam
         from edge_digits.app.sources import Source
 
-        if not 0 <= min_confidence <= 1:
-            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
+        if record is not None:
+            cam.check_record(record)
         src = Source(source)
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         finder, fitter = _detector(detector, detector_model, box_fit)
@@ -251,9 +268,9 @@ def camera(
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter,
                           detector=finder,
                           realtime=realtime, snapshot_dir=snapshot_dir)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    if summary.lost:
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.lost or summary.unreadable:
         raise typer.Exit(1)
 
 
@@ -273,27 +290,30 @@ def predict(
 ):
     """Find and read the digits in still images. A 28x28 image is classified as an MNIST digit as it is.
     Exit code 1 when any file could not be read (each gets a one-line error)."""
-    try:
+    failed = []
+
+    def show(r: dict) -> None:  # as each image is done: a long folder streams, and Ctrl-C keeps what was printed
+        if "error" in r:
+            failed.append(r)
+            typer.echo(f"error: {r['error']}", err=True)
+        if json_out:
+            sys.stdout.write(json.dumps(r) + "\n")
+        elif "error" not in r:
+            found = ", ".join(f"{d['label']} ({d['confidence']:.2f})" for d in r["digits"]) or "no digits"
+            sys.stdout.write(f"{r['path']}: {' '.join(r['readings']) or '-'}  [{found}]\n")
+        sys.stdout.flush()
+
+    with guarded():
+        check_number("--min-confidence", min_confidence, 0, 1)
+        check_threads(threads)
         from edge_digits import runtime as runtimes
         from edge_digits.app import stills
 
-        if not 0 <= min_confidence <= 1:
-            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         _opencv_threads(runtime, threads)
         finder, fitter = _detector(detector, detector_model, box_fit)
-        results = stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    for r in results:
-        if "error" in r:
-            typer.echo(f"error: {r['error']}", err=True)
-        if json_out:
-            typer.echo(json.dumps(r))
-        elif "error" not in r:
-            found = ", ".join(f"{d['label']} ({d['confidence']:.2f})" for d in r["digits"]) or "no digits"
-            typer.echo(f"{r['path']}: {' '.join(r['readings']) or '-'}  [{found}]")
-    if any("error" in r for r in results):
+        stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder, on_result=show)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -332,8 +352,12 @@ def bench(
     peak memory, accuracy and % of this machine's matmul peak, against a Keras model.predict baseline."""
     from edge_digits.bench import matrix as b
     from edge_digits.bench import report as bench_report
+    from edge_digits.core.files import check_writable
 
-    try:
+    with guarded():
+        for f in (json_file, csv, plot, markdown):
+            if f is not None:
+                check_writable(f)
         if from_json:
             doc = b.load_result(from_json, note or None)
         else:
@@ -345,8 +369,10 @@ def bench(
             with bench_report.progress() as cb:
                 doc = b.run(cfg, cb)
         bench_report.emit(doc, json_out, json_file, csv, plot, markdown)
-    except EdgeDigitsError as e:
-        fail(str(e))
+    if not from_json and doc["summary"]["counts"].get("failed"):
+        n = doc["summary"]["counts"]["failed"]
+        typer.echo(f"error: {n} row{'s' if n > 1 else ''} failed (see the status column)", err=True)
+        raise typer.Exit(1)
 
 
 
