@@ -94,6 +94,8 @@ def test_export_interrupted_leaves_nothing_and_exits_130(tmp_path, monkeypatch):
     from edge_digits.config import Format, Precision
 
     class Model:
+        input_shape = (None, 28, 28, 1)
+
         def predict(self, x, **kw):
             return np.full((len(x), 10), 0.1, np.float32)
 
