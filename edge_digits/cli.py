@@ -5,6 +5,7 @@ OpenCV) are imported inside the commands so `--help` and `--version` start fast.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from edge_digits import __version__
+from edge_digits import __version__, summaries
 from edge_digits.config import (MIN_CONFIDENCE, Arch, Dataset, Detector, EdgeDigitsError, ExportConfig, Format,
-                                Optimizer, Runtime, TrainConfig, camera_model, training_tools_missing)
+                                Optimizer, Runtime, TrainConfig, camera_model, check_number, check_threads,
+                                training_tools_missing)
 
 # Plain help (rich_markup_mode=None): flags as flags, not `--int8 <bool>`, and text wrapped at words.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -35,11 +37,25 @@ def fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def missing_training_tools(e: ModuleNotFoundError, what: str) -> None:
-    """A module of the train extra is missing: one line naming the install, exit 2; anything else re-raised."""
-    if msg := training_tools_missing(e):
-        fail(f"{what} {msg}")
-    raise e
+@contextlib.contextmanager
+def guarded(what: str = ""):
+    """The body of a command: SIGTERM handled as Ctrl-C; EdgeDigitsError -> one line, exit 2; a missing
+    module of the train extra -> one line naming the install, exit 2; Ctrl-C -> 'interrupted', exit 130
+    (what was finished is kept by the library's own atomic writes)."""
+    from edge_digits.core.signals import sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except EdgeDigitsError as e:
+        fail(str(e))
+    except ModuleNotFoundError as e:
+        if msg := training_tools_missing(e):
+            fail(f"{what} {msg}".strip())
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 def _version(value: bool):
@@ -112,38 +128,17 @@ def train(
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
                       force=force)
-    try:
+    with guarded("train"):
+        check_number("--lr", lr, 0, 10, lo_open=True)
         from edge_digits.training.train import train as run_train
 
         results = run_train(cfg)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    except ModuleNotFoundError as e:
-        missing_training_tools(e, "train")
     if json_out:
         keep = "optimizer accuracy loss n parameters flops_per_digit epochs_run train_seconds interrupted seed".split()
         runs = [{"run": str(r.out), **{k: r.metrics.get(k) for k in keep}} for r in results]
-        return typer.echo(json.dumps({"arch": arch.value, "eval_set": results[0].metrics["data"]["eval_set"], "runs": runs}))
-    from rich.console import Console
-    from rich.table import Table
-
-    if arch == Arch.detector:
-        m, dev = results[0].metrics, results[0].metrics["dev"]
-        Console(stderr=True).print(
-            f"{results[0].out}: detector, {m['params']:,} parameters, {m['steps']:,} steps in {m['train_seconds']:.0f} s; "
-            f"dev pages: recall {dev['recall']:.2%}, precision {dev['precision']:.2%}, "
-            f"numbers linked {dev['numbers_linked']:.2%}")
-        return
-    t = Table(title=f"edge-digits train: {arch.value}")
-    for col in ("run", "optimizer", "test acc", "loss", "params", "MFLOPs", "epochs", "s"):
-        t.add_column(col, no_wrap=col != "run")
-    for r in results:
-        m = r.metrics
-        t.add_row(str(r.out), m["optimizer"], f"{m['accuracy'] * 100:.2f}%", f"{m['loss']:.4f}",
-                  f"{m['parameters']:,}", f"{m['flops_per_digit'] / 1e6:.2f}", str(m["epochs_run"]),
-                  f"{m['train_seconds']:.0f}")
-    t.caption = f"test set: {results[0].metrics['data']['eval_set']} ({results[0].metrics['n']:,} images)"
-    Console(stderr=True).print(t)
+        return typer.echo(json.dumps({"arch": arch.value, "eval_set": (results[0].metrics.get("data") or {}).get("eval_set"),
+                                      "runs": runs}))
+    summaries.train(arch, results)
 
 
 @app.command()
@@ -161,14 +156,10 @@ def evaluate(
     Accuracy, loss, per-class precision/recall and confusion matrix, each format through its own runtime."""
     from edge_digits.config import default_model
 
-    try:
+    with guarded("evaluate on this model"):
         from edge_digits.training.evaluate import evaluate as run_eval
 
         m = run_eval(model or default_model(), dataset, data, strict=strict)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    except ModuleNotFoundError as e:
-        missing_training_tools(e, "evaluate on this model")
     if json_out:
         typer.echo(json.dumps(m, indent=2))
         return
@@ -205,44 +196,19 @@ def export(
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
                        calib_samples=calib_samples, max_drop=max_drop, min_accuracy=min_accuracy, data=data,
                        force=force)
-    try:
+    with guarded("export"):
+        check_number("--max-drop", max_drop, 0, 100)
         from edge_digits.exporters.export import export as run_export
 
         entries, manifest = run_export(cfg)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    except ModuleNotFoundError as e:
-        missing_training_tools(e, "export")
     if json_out:
         keep = ("file format precision size_bytes sha256 accuracy keras_accuracy agreement_with_keras max_prob_diff "
-                "eval_set convert_seconds").split()
-        arts = [{k: e.get(k) for k in keep} for e in entries]
+                "eval_set convert_seconds kind dev").split()
+        arts = [{k: e.get(k) for k in keep if k in e} for e in entries]
         return typer.echo(json.dumps({"out": str(cfg.out), "manifest": str(manifest), "artifacts": arts}))
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(stderr=True)
-    if entries[0].get("kind") == "detector":
-        for e in entries:
-            d = e.get("dev") or e["keras_dev"]
-            con.print(f"{e['file']}: {e['size_bytes'] / 1024:.1f} KiB, dev pages recall {d['recall']:.2%}, "
-                      f"precision {d['precision']:.2%}, numbers linked {d['numbers_linked']:.2%}")
-        con.print(f"manifest: {manifest}")
-        return
-    t = Table(title=f"edge-digits export -> {cfg.out}")
-    for col in ("file", "KiB", "accuracy", "agree", "max|dp|", "s"):
-        t.add_column(col, no_wrap=True)
-    for e in entries:
-        t.add_row(e["file"], f"{e['size_bytes'] / 1024:.1f}", f"{e['accuracy'] * 100:.2f}%",
-                  f"{e['agreement_with_keras'] * 100:.2f}%", f"{e['max_prob_diff']:.4f}", f"{e['convert_seconds']:.1f}")
-    t.caption = f"accuracy on the {entries[0]['eval_set']['kind']} MNIST test set ({entries[0]['eval_set']['n']} images)"
-    con.print(t)
-    best = next((e["file"] for e in entries if e["precision"] == "int8" and e["format"] == "tflite"), entries[-1]["file"])
-    con.print(f"manifest: {manifest}\nnext:\n  edge-digits camera --model {cfg.out / best}\n"
-              f"  edge-digits predict --model {cfg.out / best} IMAGE\n  edge-digits bench --manifest {manifest}")
+    summaries.export(cfg, entries, manifest)
 
 
-# ---- camera and predict (issue 4) ----
 @app.command()
 def camera(
     source: Annotated[str, typer.Option(
@@ -272,13 +238,17 @@ def camera(
 
     Keys: q (or the close button) quit, space pause, s snapshot, d debug view; still images wait for a key.
     Headless, each frame's readings go to stdout (a line of text, or JSON with --json); the summary to stderr."""
-    try:
+    with guarded():
+        check_number("--min-confidence", min_confidence, 0, 1)
+        check_threads(threads)
+        if max_frames is not None and max_frames <= 0:
+            raise EdgeDigitsError(f"--max-frames must be > 0, got {max_frames}")
         from edge_digits import runtime as runtimes
         from edge_digits.app import camera as cam
         from edge_digits.app.sources import Source
 
-        if not 0 <= min_confidence <= 1:
-            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
+        if record is not None:
+            cam.check_record(record)
         src = Source(source)
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         finder, fitter = _detector(detector, detector_model, box_fit)
@@ -287,9 +257,9 @@ def camera(
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter,
                           detector=finder,
                           realtime=realtime, snapshot_dir=snapshot_dir)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    if summary.lost:
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.lost or summary.unreadable:
         raise typer.Exit(1)
 
 
@@ -310,27 +280,30 @@ def predict(
     """Find and read the digits in still images.
 
     A 28x28 image is classified as an MNIST digit as it is. Exit code 1 when a file could not be read."""
-    try:
+    failed = []
+
+    def show(r: dict) -> None:  # as each image is done: a long folder streams, and Ctrl-C keeps what was printed
+        if "error" in r:
+            failed.append(r)
+            typer.echo(f"error: {r['error']}", err=True)
+        if json_out:
+            sys.stdout.write(json.dumps(r) + "\n")
+        elif "error" not in r:
+            found = ", ".join(f"{d['label']} ({d['confidence']:.2f})" for d in r["digits"]) or "no digits"
+            sys.stdout.write(f"{r['path']}: {' '.join(r['readings']) or '-'}  [{found}]\n")
+        sys.stdout.flush()
+
+    with guarded():
+        check_number("--min-confidence", min_confidence, 0, 1)
+        check_threads(threads)
         from edge_digits import runtime as runtimes
         from edge_digits.app import stills
 
-        if not 0 <= min_confidence <= 1:
-            raise EdgeDigitsError(f"--min-confidence must be in 0..1, got {min_confidence}")
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         _opencv_threads(runtime, threads)
         finder, fitter = _detector(detector, detector_model, box_fit)
-        results = stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder)
-    except EdgeDigitsError as e:
-        fail(str(e))
-    for r in results:
-        if "error" in r:
-            typer.echo(f"error: {r['error']}", err=True)
-        if json_out:
-            typer.echo(json.dumps(r))
-        elif "error" not in r:
-            found = ", ".join(f"{d['label']} ({d['confidence']:.2f})" for d in r["digits"]) or "no digits"
-            typer.echo(f"{r['path']}: {' '.join(r['readings']) or '-'}  [{found}]")
-    if any("error" in r for r in results):
+        stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder, on_result=show)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -376,8 +349,12 @@ def bench(
     Latency, throughput, memory, accuracy and % of the matmul peak, against Keras model.predict."""
     from edge_digits.bench import matrix as b
     from edge_digits.bench import report as bench_report
+    from edge_digits.core.files import check_writable
 
-    try:
+    with guarded():
+        for f in (json_file, csv, plot, markdown):
+            if f is not None:
+                check_writable(f)
         if from_json:
             doc = b.load_result(from_json, note or None)
         else:
@@ -392,8 +369,10 @@ def bench(
             with bench_report.progress() as cb:
                 doc = b.run(cfg, cb)
         bench_report.emit(doc, json_out, json_file, csv, plot, markdown, wide=wide)
-    except EdgeDigitsError as e:
-        fail(str(e))
+    if not from_json and doc["summary"]["counts"].get("failed"):
+        n = doc["summary"]["counts"]["failed"]
+        typer.echo(f"error: {n} row{'s' if n > 1 else ''} failed (see the status column)", err=True)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

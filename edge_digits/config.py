@@ -69,6 +69,35 @@ class EdgeDigitsError(Exception):
     """A user-facing problem: the CLI prints it as one line and exits with code 2."""
 
 
+MAX_THREADS = 256  # more is a typo: runtimes segfault, hang or overflow a C int on 99999 or 2**32 + 1
+MAX_CAMERA_INDEX = 63  # OpenCV segfaults on -1 and overflows on 99999999999; no machine has 64 cameras
+
+
+def check_threads(threads: int | None, what: str = "--threads") -> int | None:
+    """None (the runtime's default) or a thread count in 1..MAX_THREADS; EdgeDigitsError otherwise."""
+    if threads is None:
+        return None
+    if threads <= 0:
+        raise EdgeDigitsError(f"{what} must be > 0, got {threads}")
+    if threads > MAX_THREADS:
+        raise EdgeDigitsError(f"{what} must be at most {MAX_THREADS}, got {threads}")
+    return threads
+
+
+def check_number(what: str, value, lo=None, hi=None, lo_open: bool = False) -> None:
+    """A finite number within [lo, hi] (or (lo, hi] with lo_open); EdgeDigitsError naming the option."""
+    import math
+
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise EdgeDigitsError(f"{what} must be a finite number, got {value}")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise EdgeDigitsError(f"{what} must be {'>' if lo_open else '>='} {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise EdgeDigitsError(f"{what} must be at most {hi}, got {value}")
+
+
 class Arch(str, Enum):
     edge = "edge"
     edge_cam = "edge-cam"  # the edge CNN also trained on digits as the camera pipeline crops them

@@ -16,6 +16,8 @@ from edge_digits.app import window as windows
 from edge_digits.app.overlay import debug_view, draw
 from edge_digits.app.sources import MAX_BAD_READS, Source
 from edge_digits.config import EdgeDigitsError
+from edge_digits.core import files
+from edge_digits.core.signals import interrupts_deferred
 from edge_digits.vision import pipeline as vision
 from edge_digits.vision.tracking import Tracker
 
@@ -27,20 +29,29 @@ def window_available() -> bool:
     return windows.available()
 
 
+def check_record(path: Path) -> Path:
+    """--record: a video file name in a folder this process can write, checked before the camera opens."""
+    path = Path(path)
+    if path.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
+        raise EdgeDigitsError(f"{path}: --record needs a .mp4, .avi, .mkv or .mov file name")
+    if not path.parent.is_dir():
+        raise EdgeDigitsError(f"{path}: folder {path.parent} does not exist")
+    return files.check_writable(path)
+
+
 class Recorder:
-    """An annotated video written to a hidden temporary file, renamed into place when complete."""
+    """An annotated video written to a hidden temporary file (unique to this process), renamed into place
+    when complete. A file there at the start is replaced; one that appeared during the recording (another
+    run recording to the same name) is kept, and this recording is kept next to it under another name."""
 
     def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self.writer = Path(path), fps, None
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
-        if self.path.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
-            raise EdgeDigitsError(f"{path}: --record needs a .mp4, .avi, .mkv or .mov file name")
-        if not self.path.parent.is_dir():
-            raise EdgeDigitsError(f"{path}: folder {self.path.parent} does not exist")
+        self.path, self.fps, self.writer, self.tmp = check_record(path), fps, None, None
+        self.replace = self.path.exists()
 
     def write(self, frame: np.ndarray) -> None:
         if self.writer is None:
             fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+            self.tmp = files._temp_name(self.path)
             self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0]))
             if not self.writer.isOpened():
                 raise EdgeDigitsError(f"{self.path}: OpenCV cannot write this video format here")
@@ -50,9 +61,42 @@ class Recorder:
         self.writer.write(frame)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            os.replace(self.tmp, self.path)
+        if self.writer is None:
+            return
+        self.writer.release()
+        self.writer = None
+        try:
+            files.publish(self.tmp, self.path, self.replace)
+        except EdgeDigitsError:
+            alt = self.path.with_name(f"{self.path.stem}.{os.getpid()}{self.path.suffix}")
+            os.replace(self.tmp, alt)
+            raise EdgeDigitsError(f"{self.path}: appeared while this run was recording; kept it and saved "
+                                  f"this recording as {alt}") from None
+
+
+class Window:
+    """The last `size` values in a fixed numpy ring, plus the count and sum of all: percentiles of the
+    recent frames and the mean of every frame in flat memory, however long a camera runs."""
+
+    def __init__(self, size: int = 10_000):
+        self.buf, self.n, self.total = np.zeros(size, np.float64), 0, 0.0
+
+    def append(self, v: float) -> None:
+        self.buf[self.n % len(self.buf)] = v
+        self.n += 1
+        self.total += v
+
+    def values(self) -> np.ndarray:
+        return self.buf[:min(self.n, len(self.buf))]
+
+    def mean(self) -> float:
+        return self.total / max(self.n, 1)
+
+    def __len__(self) -> int:
+        return min(self.n, len(self.buf))
+
+    def __iter__(self):
+        return iter(self.values())
 
 
 def frame_line(index: int, name: str | None, res) -> str:
@@ -66,18 +110,21 @@ class Summary:
     frames: int = 0
     skipped: int = 0
     wall_s: float = 0.0
-    process_ms: list[float] = field(default_factory=list)  # detect + normalize + classify (+ fit), per frame
-    capture_ms: list[float] = field(default_factory=list)
+    process_ms: Window = field(default_factory=Window)  # detect + normalize + classify (+ fit), per frame
+    capture_ms: Window = field(default_factory=Window)
     lost: bool = False  # a live source disconnected and did not come back
+    unreadable: int = 0  # image files that could not be read (exit 1, like predict)
+    interrupted: bool = False  # Ctrl-C or SIGTERM (exit 130)
 
     def text(self) -> str:
         if not self.frames:
             return f"frames 0, skipped {self.skipped}"
-        p = np.array(self.process_ms)
+        p = self.process_ms.values()
+        recent = f" (last {len(p):,} frames)" if self.process_ms.n > len(p) else ""
         return (f"frames {self.frames}, skipped {self.skipped}, mean {self.frames / max(self.wall_s, 1e-9):.1f} fps "
                 f"end to end; processing (detect+normalize+classify+fit) p50 {np.percentile(p, 50):.2f} ms, "
-                f"p99 {np.percentile(p, 99):.2f} ms, {1e3 / max(p.mean(), 1e-9):.0f} fps; "
-                f"capture/decode mean {np.mean(self.capture_ms):.2f} ms")
+                f"p99 {np.percentile(p, 99):.2f} ms{recent}, {1e3 / max(self.process_ms.mean(), 1e-9):.0f} fps; "
+                f"capture/decode mean {self.capture_ms.mean():.2f} ms")
 
 
 def run(source: Source, runner, *, headless: bool = False, json_out: bool = False, record: Path | None = None,
@@ -113,9 +160,12 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
             status, frame, name = source.read()
             t_cap = (time.perf_counter() - t0) * 1e3
             if status == "end":
+                if name:
+                    print(f"note: {source.spec}: {name}; stopped there", file=err)
                 break
             if status == "bad":
                 s.skipped += 1
+                s.unreadable += source.files is not None
                 bad_run += 1
                 print(f"skipped: {name}", file=err)
                 if source.live and bad_run >= MAX_BAD_READS:
@@ -162,12 +212,14 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
             if period and not win and due > time.perf_counter():
                 time.sleep(due - time.perf_counter())
     except KeyboardInterrupt:
+        s.interrupted = True
         print("interrupted", file=err)
     finally:
         s.wall_s = time.perf_counter() - start
         source.close()
         if recorder:
-            recorder.close()
+            with interrupts_deferred():  # a second Ctrl-C must not leave the recording unplayable
+                recorder.close()
         if win:
             win.close()
     print(s.text(), file=err)

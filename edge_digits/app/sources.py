@@ -9,11 +9,12 @@ import cv2
 import numpy as np
 
 from edge_digits.app import images
-from edge_digits.config import EdgeDigitsError
+from edge_digits.config import MAX_CAMERA_INDEX, EdgeDigitsError
 from edge_digits.core.quiet import quiet_opencv
 
 RECONNECT_TRIES = 3
 MAX_BAD_READS = 5  # in a row, from a live source, before we call it a disconnect
+MAX_BAD_FILE_READS = 50  # in a row, from a video file, before we call the rest of it unreadable
 
 
 def open_cameras(max_index: int = 8) -> list[int]:
@@ -33,9 +34,15 @@ class Source:
 
     def __init__(self, spec: str):
         self.spec, self.cap, self.files, self.live = spec, None, None, False
+        self.bad_run, self.skipped_to = 0, -1.0
+        if not spec.strip():
+            raise EdgeDigitsError("--source is empty (give a camera index, video file, image, folder, glob or URL)")
         p = Path(spec).expanduser()
-        if spec.strip().lstrip("-").isdigit():
-            self.index, self.live = int(spec), True
+        if spec.strip().lstrip("+-").isdigit() and not p.exists():
+            index = int(spec)
+            if not 0 <= index <= MAX_CAMERA_INDEX:  # OpenCV segfaults on -1 and overflows on huge numbers
+                raise EdgeDigitsError(f"camera index {spec.strip()} is out of range (0..{MAX_CAMERA_INDEX})")
+            self.index, self.live = index, True
             self.target = self.index
             self._open_camera()
         elif p.is_dir() or any(c in spec for c in "*?[") or (p.is_file() and p.suffix.lower() in images.IMAGE_EXTS):
@@ -90,16 +97,32 @@ class Source:
                 return "frame", images.read_image(f), label
             except EdgeDigitsError as e:
                 return "bad", None, str(e)
-        ok, frame = self.cap.read()
+        for _ in range(MAX_BAD_FILE_READS):
+            ok, frame = self.cap.read()
+            # a backend that seeks to an earlier key frame replays frames already shown: read past them
+            if not (ok and not self.live and self.skipped_to >= 0
+                    and self.cap.get(cv2.CAP_PROP_POS_FRAMES) <= self.skipped_to):
+                break
+        else:
+            ok = False
         if ok and frame is not None and frame.size:
             self.pos += 1
+            self.bad_run = 0
             return "frame", frame, str(self.pos - 1)
-        if not self.live and not ok:
-            # a file: the end, unless the container says frames remain (a damaged frame: skip it)
-            total, at = self.cap.get(cv2.CAP_PROP_FRAME_COUNT), self.cap.get(cv2.CAP_PROP_POS_FRAMES)
-            if total <= 0 or at >= total - 1:
-                return "end", None, ""
-            self.cap.set(cv2.CAP_PROP_POS_FRAMES, at + 1)
+        if not self.live:
+            # A file ends: at its end, after MAX_BAD_FILE_READS bad reads in a row (a file cut short, a damaged
+            # tail), or when skipping a damaged frame would not move forward. Seeking only ever goes forward,
+            # past the last place skipped to, so no frame is read twice and no damaged stretch loops.
+            self.bad_run += 1
+            if self.bad_run >= MAX_BAD_FILE_READS:
+                return "end", None, f"{self.bad_run} unreadable frames in a row: the rest of the file is damaged"
+            if not ok:
+                total, at = self.cap.get(cv2.CAP_PROP_FRAME_COUNT), self.cap.get(cv2.CAP_PROP_POS_FRAMES)
+                target = max(at, self.skipped_to) + 1
+                if total <= 0 or target >= total or target <= self.skipped_to:
+                    return "end", None, ""
+                self.skipped_to = target
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, target)
         return "bad", None, "empty or unreadable frame"
 
     def close(self) -> None:

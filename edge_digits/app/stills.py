@@ -7,10 +7,11 @@ from edge_digits.vision import pipeline as vision
 
 
 def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDENCE,
-            max_pixels: int = images.MAX_PIXELS, boxfit=None, detector=None) -> list[dict]:
+            max_pixels: int = images.MAX_PIXELS, boxfit=None, detector=None, on_result=None) -> list[dict]:
     """One dict per image: path, digits, readings, or path and error. A 28x28 image is taken as an
-    MNIST-style digit and classified as it is."""
-    results = []
+    MNIST-style digit and classified as it is. on_result(dict) is called as each image is done (the CLI
+    prints and flushes it there, so a long folder streams and an interrupt keeps what was done)."""
+    results = _Results(on_result)
     for label, path in images.expand(items):
         if path is None:
             results.append({"path": label, "error": f"{label}: no such file, folder or matching glob"})
@@ -25,4 +26,15 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
         else:
             res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit, detector=detector)
         results.append({"path": label, **res.to_json()})
-    return results
+    return list(results)
+
+
+class _Results(list):
+    def __init__(self, on_result):
+        super().__init__()
+        self.on_result = on_result
+
+    def append(self, r: dict) -> None:
+        super().append(r)
+        if self.on_result:
+            self.on_result(r)

@@ -168,7 +168,10 @@ def run(cfg: BenchConfig, progress=None, available: list[str] | None = None) -> 
                 common_b = {**common, "min_runs": max(1, min(cfg.min_runs, 20)), "warmup": min(cfg.warmup, 3)}
                 job.update(run_job({**job, **common_b}, job["threads"], cfg.timeout))
             else:
+                planned = job.get("note")  # e.g. the hash check's: the worker's own note must not replace it
                 job.update(run_job({**job, **common}, job["threads"], cfg.timeout))
+                if planned:
+                    job["note"] = "; ".join(dict.fromkeys(n for n in (planned, job.get("note")) if n))
                 if job["status"].startswith("failed") and job.get("failed_at") == "load":
                     load_failed[key] = job["status"]
         # Measured again at the end and the best kept: the peak is the machine's, a busy neighbour only lowers it.

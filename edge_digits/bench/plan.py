@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_digits.runtime import manifest as artifacts
-from edge_digits.config import DEFAULT_MODEL_FILE, REPO_DIR, EdgeDigitsError, Format, Precision, Runtime, models_dir
+from edge_digits.config import (DEFAULT_MODEL_FILE, REPO_DIR, EdgeDigitsError, Format, Precision, Runtime, check_number,
+                               check_threads, models_dir)
 from edge_digits.runtime import FORMAT_RUNTIMES, ORT_PREFERRED, unsupported
 from edge_digits.runtime.providers import parse_providers
 
@@ -110,10 +111,18 @@ def config_from_options(manifest: Path | None = None, formats: str | None = None
         all_cores = str(os.cpu_count() or 1)
         cfg.threads = _parse_ints(",".join(all_cores if t.lower() in ("all", "max") else t for t in _split(threads)),
                                   "threads")
+        for t in cfg.threads:
+            check_threads(t)
     if batch is not None:
         cfg.batches = _parse_ints(batch, "batch-size")
+        if max(cfg.batches) > 65536:
+            raise EdgeDigitsError(f"--batch-size must be at most 65536, got {max(cfg.batches)}")
     if cfg.warmup < 0 or cfg.min_runs < 1:
         raise EdgeDigitsError(f"--warmup must be >= 0 and --min-runs > 0 (got {cfg.warmup}, {cfg.min_runs})")
+    check_number("--min-time", cfg.min_time, 0, 3600)
+    check_number("--max-time", cfg.max_time, 0, 3600, lo_open=True)
+    if cfg.warmup > 100_000 or cfg.min_runs > 10_000_000:
+        raise EdgeDigitsError(f"--warmup at most 100000 and --min-runs at most 10000000 (got {cfg.warmup}, {cfg.min_runs})")
     if cfg.min_time < 0 or cfg.max_time <= 0:
         raise EdgeDigitsError("--min-time must be >= 0 and --max-time > 0")
     if cfg.eval_n is not None and cfg.eval_n <= 0:

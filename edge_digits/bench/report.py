@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edge_digits.bench.matrix import BASELINE_RUNTIME, ROW_FIELDS
 from edge_digits.bench.compact import gpu_footer, gpu_unavailable, runtime_cell
+from edge_digits.config import EdgeDigitsError
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -383,18 +384,26 @@ def write_markdown(doc: dict, path: Path, plot: Path | None = None, reproduce: s
 
 def emit(doc: dict, json_stdout: bool = False, json_file: Path | None = None, csv_file: Path | None = None,
          plot: Path | None = None, md: Path | None = None, wide: bool = False) -> None:
-    """Every output the CLI asked for: files first, then the table (stderr when stdout carries JSON)."""
-    if json_file:
-        write_json(doc, json_file)
-    if csv_file:
-        write_csv(doc, csv_file)
-    if plot:
-        write_plot(doc, plot)
-    if md:
-        write_markdown(doc, md, plot)
+    """Every output the CLI asked for: files first, then the table (stderr when stdout carries JSON). A file
+    that cannot be written at the end loses nothing: the results document is saved elsewhere and the one-line
+    error says where."""
+    failed = []
+    for path, write in ((json_file, lambda: write_json(doc, json_file)), (csv_file, lambda: write_csv(doc, csv_file)),
+                        (plot, lambda: write_plot(doc, plot)), (md, lambda: write_markdown(doc, md, plot))):
+        if path:
+            try:
+                write()
+            except (OSError, EdgeDigitsError) as e:
+                failed.append(f"{path} ({getattr(e, 'strerror', None) or e})")
     print_table(doc, stderr=json_stdout, wide=wide)
     if json_stdout:
         import sys
 
         sys.stdout.write(to_json(doc))
         sys.stdout.flush()
+    if failed:
+        fd, keep = tempfile.mkstemp(prefix="edge-digits-bench-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            f.write(to_json(doc))
+        raise EdgeDigitsError(f"cannot write {'; '.join(failed)}; the results are kept in {keep} "
+                              f"(re-render with --from-json {keep})")

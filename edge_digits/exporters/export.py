@@ -70,10 +70,11 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         raise EdgeDigitsError(f"--min-accuracy must be in 0..1, got {cfg.min_accuracy}")
     if cfg.calib_samples <= 0:
         raise EdgeDigitsError(f"--calib-samples must be > 0, got {cfg.calib_samples}")
-    src = load_source(cfg.source)
     out = Path(cfg.out)
+    files.check_writable(out, folder=True)  # a file, a folder under a file, read-only: before any work
     if (out / artifacts.MANIFEST).exists() and not cfg.force:
         raise EdgeDigitsError(f"{out}: already holds an export (use --force to replace it)")
+    src = load_source(cfg.source)
     from edge_digits.exporters import detector
 
     if detector.is_detector(src.model):
@@ -89,8 +90,14 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
     ref = src.model.predict(_float01(ev.x_test), batch_size=1024, verbose=0)
     ref_acc = float((ref.argmax(1) == ev.y_test).mean())
     sample = load_sample()  # recorded too, so a fresh clone can check each artifact offline
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
+    except BaseException:
+        if created:
+            out.rmdir()
+        raise
     entries: list[dict] = []
     src_sha = artifacts.sha256_file(src.path)
     source_block = {
@@ -163,4 +170,6 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         manifest = artifacts.write_manifest(out, entries)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):  # failed or interrupted: no empty folder left
+            out.rmdir()
     return entries, manifest

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_digits.config import EdgeDigitsError, Format, Runtime
+from edge_digits.config import EdgeDigitsError, Format, Runtime, check_threads
 from edge_digits.runtime import manifest as artifacts
 from edge_digits.runtime.base import Runner, format_of, resolve_model  # noqa: F401 - the API
 from edge_digits.runtime.keras_ref import KerasRunner
@@ -21,23 +21,36 @@ from edge_digits.runtime.opencv_dnn import OpenCVRunner
 from edge_digits.runtime.ort import OnnxRuntimeRunner
 from edge_digits.runtime.providers import ORT_PREFERRED, ORT_SHORT, select_providers  # noqa: F401 - the API
 
+PROBE_OK, PROBE_REFUSED = "edge-digits-probe: ok", "edge-digits-probe: refused"
+
+
 def probe_in_subprocess(path: Path, rt: Runtime) -> None:
     """Load a file that no manifest vouches for in a child process first: native runtimes can die on a
     malformed file with a segfault, which no Python handler can turn into a clear message."""
     import subprocess
     import sys
 
+    # The child says how it went in its last line: only PROBE_OK (it loaded and ran) or PROBE_REFUSED (our
+    # own one-line check refused it; the load in this process then says why) count; any exit, crash or
+    # exception without one is a failure.
     code = ("import sys, numpy as np; from edge_digits import runtime as r; from edge_digits.config import Runtime;"
             "from edge_digits.config import EdgeDigitsError\n"
             "try:\n r.RUNTIMES[Runtime(sys.argv[2])](sys.argv[1]).predict(np.zeros((2, 28, 28), np.uint8))\n"
-            "except EdgeDigitsError: pass\n")
+            f"except EdgeDigitsError:\n print('{PROBE_REFUSED}')\n raise SystemExit(0)\n"
+            f"print('{PROBE_OK}')\n")
     try:
         res = subprocess.run([sys.executable, "-c", code, str(path), rt.value], capture_output=True, timeout=120)
     except subprocess.TimeoutExpired:
         raise EdgeDigitsError(f"{path}: {rt.value} hung while loading this file") from None
-    if res.returncode < 0 or res.returncode > 1:
-        raise EdgeDigitsError(f"{path}: {rt.value} crashed on this file (exit {res.returncode}); "
-                              "it is malformed or not a model for this runtime")
+    said = (res.stdout.decode(errors="replace").strip().splitlines() or [""])[-1]
+    if res.returncode == 0 and said in (PROBE_OK, PROBE_REFUSED):
+        return
+    if res.returncode < 0:
+        why = f"crashed on this file (signal {-res.returncode})"
+    else:
+        err = [ln for ln in res.stderr.decode(errors="replace").splitlines() if ln.strip()]
+        why = f"failed on this file (exit {res.returncode}{': ' + err[-1][:160] if err else ''})"
+    raise EdgeDigitsError(f"{path}: {rt.value} {why}; it is malformed or not a model for this runtime")
 
 
 RUNTIMES: dict[Runtime, type[Runner]] = {
@@ -66,7 +79,8 @@ def unsupported(runtime: Runtime, precision: str | None) -> str | None:
 
 
 def load(model: Path | str | None = None, runtime: Runtime | str | None = None, threads: int | None = None,
-         providers: str | list[str] | None = None, strict: bool = False, default: Path | None = None) -> Runner:
+         providers: str | list[str] | None = None, strict: bool = False, default: Path | None = None,
+         outputs: int = 10) -> Runner:
     """Open a model with a runtime (default: the natural one for its format) after checking its manifest hash.
     With no model: `default`, else the shipped int8 TFLite (camera and predict pass config.camera_model())."""
     path = resolve_model(model, default)
@@ -82,8 +96,7 @@ def load(model: Path | str | None = None, runtime: Runtime | str | None = None, 
     if rt not in FORMAT_RUNTIMES[fmt]:
         raise EdgeDigitsError(f"runtime {rt.value} cannot run .{fmt.value} files "
                               f"(use {', '.join(r.value for r in FORMAT_RUNTIMES[fmt])})")
-    if threads is not None and threads <= 0:
-        raise EdgeDigitsError(f"--threads must be > 0, got {threads}")
+    check_threads(threads)
     entry = artifacts.find_entry(path)
     why = unsupported(rt, (entry or {}).get("precision"))
     if why:
@@ -92,7 +105,7 @@ def load(model: Path | str | None = None, runtime: Runtime | str | None = None, 
     if not trusted and rt in (Runtime.litert, Runtime.onnxruntime, Runtime.opencv):
         probe_in_subprocess(path, rt)
     if rt == Runtime.onnxruntime:
-        return OnnxRuntimeRunner(path, threads, providers)
+        return OnnxRuntimeRunner(path, threads, providers, outputs)
     if providers not in (None, "auto"):
         raise EdgeDigitsError(f"--providers applies to the onnxruntime runtime only, not {rt.value}")
-    return RUNTIMES[rt](path, threads)
+    return RUNTIMES[rt](path, threads, outputs)

@@ -48,8 +48,8 @@ class Runner:
     provider: str | None = None
     note: str = ""
 
-    def __init__(self, path: Path, threads: int | None = None):
-        self.path, self.threads = Path(path), threads
+    def __init__(self, path: Path, threads: int | None = None, outputs: int = 10):
+        self.path, self.threads, self.outputs = Path(path), threads, outputs
         self.entry = artifacts.find_entry(self.path)
         self.size = 28
 
@@ -60,6 +60,16 @@ class Runner:
         except (RuntimeError, ValueError) as e:  # a native runtime refusing a damaged model at run time
             raise EdgeDigitsError(f"{self.path}: {self.runtime.value} failed to run it "
                                   f"({str(e).splitlines()[0][:160]})") from None
+
+    def check_output(self, shape, count: int = 1) -> None:
+        """At load: one output of shape (N, outputs), N free (10 scores, one per digit, for a classifier); a
+        model with other outputs is refused in one line."""
+        shape, k = (list(shape) if shape is not None else None), self.outputs
+        if count != 1:
+            raise EdgeDigitsError(f"{self.path}: model has {count} outputs, expected one (N, {k}) output")
+        if shape is None or len(shape) != 2 or (isinstance(shape[1], (int, np.integer)) and shape[1] != k):
+            what = ": one score per digit" if k == 10 else ""
+            raise EdgeDigitsError(f"{self.path}: model output shape {shape}, expected (N, {k}){what}")
 
     def check_batch(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):

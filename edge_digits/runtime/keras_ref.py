@@ -12,8 +12,8 @@ class KerasRunner(Runner):
 
     runtime = Runtime.keras
 
-    def __init__(self, path, threads=None):
-        super().__init__(path, threads)
+    def __init__(self, path, threads=None, outputs=10):
+        super().__init__(path, threads, outputs)
         try:
             import tensorflow  # noqa: F401
         except ImportError:
@@ -21,8 +21,11 @@ class KerasRunner(Runner):
         self.model = load_keras(self.path)
         shape = tuple(self.model.input_shape)
         if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 1:
-            raise EdgeDigitsError(f"{self.path}: model input shape {shape}, expected (N, S, S, 1)")
+            raise EdgeDigitsError(f"{self.path}: model input shape {shape}, expected (N, S, S, 1) "
+                                  "(S = 28 for MNIST models, 8 for digits8x8)")
         self.size = shape[1]
+        outs = self.model.outputs
+        self.check_output(tuple(self.model.output_shape) if len(outs) == 1 else None, len(outs))
         self.lut = _lut(np.float32, 1.0, 0)
 
     def _run(self, x):

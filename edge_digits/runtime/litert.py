@@ -12,8 +12,8 @@ from edge_digits.runtime.base import Runner, _lut
 class LiteRTRunner(Runner):
     runtime = Runtime.litert
 
-    def __init__(self, path, threads=None):
-        super().__init__(path, threads)
+    def __init__(self, path, threads=None, outputs=10):
+        super().__init__(path, threads, outputs)
         with open(self.path, "rb") as f:
             head = f.read(8)
         # Check the flatbuffer identifier ourselves: some malformed files crash the native loader outright.
@@ -31,6 +31,8 @@ class LiteRTRunner(Runner):
         shape = [int(s) for s in inp["shape"]]
         if len(shape) not in (3, 4) or shape[1:3] != [28, 28] or (len(shape) == 4 and shape[3] != 1):
             raise EdgeDigitsError(f"{self.path}: model input shape {shape}, expected (N, 28, 28, 1)")
+        outs = self.interp.get_output_details()
+        self.check_output([int(s) for s in out["shape"]], len(outs))
         self.in_idx, self.out_idx, self.in_shape = inp["index"], out["index"], shape
         scale, zp = inp["quantization"]
         self.lut = _lut(inp["dtype"], scale or 1.0, zp) if scale else _lut(inp["dtype"], 1.0, 0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_digits.config import Dataset
+from edge_digits.config import Dataset, EdgeDigitsError
 from edge_digits.data.mnist import load_dataset
 from edge_digits.data.synth import score
 from edge_digits.runtime.base import predict_all
@@ -18,7 +18,13 @@ def evaluate(model_path: Path, dataset: Dataset = Dataset.mnist, data: Path | No
     from edge_digits.data.mnist import load_eval_set
 
     runner = runtimes.load(model_path, strict=strict)
-    if dataset == Dataset.sklearn_digits or runner.size == 8:
+    if runner.size == 8 and dataset != Dataset.sklearn_digits:
+        raise EdgeDigitsError(f"{model_path}: an 8x8 model (digits8x8) reads the sklearn digits, not "
+                              f"{dataset.value}: use --dataset sklearn-digits")
+    if runner.size != 8 and dataset == Dataset.sklearn_digits:
+        raise EdgeDigitsError(f"{model_path}: a {runner.size}x{runner.size} model cannot read the 8x8 sklearn digits; "
+                              "--dataset sklearn-digits goes with a digits8x8 model")
+    if dataset == Dataset.sklearn_digits:
         d = load_dataset(Dataset.sklearn_digits)
     elif dataset == Dataset.sample:
         d = load_dataset(Dataset.sample)

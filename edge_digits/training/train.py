@@ -19,6 +19,7 @@ from edge_digits.config import Arch, Dataset, EdgeDigitsError, Optimizer, TrainC
 from edge_digits.data.mnist import Digits, load_dataset
 from edge_digits.core import files, provenance
 from edge_digits.core.quiet import import_tensorflow as tensorflow
+from edge_digits.core.signals import interrupts_deferred
 
 
 
@@ -151,6 +152,9 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
     commit = provenance.git_commit()  # now: the tree may change while the model trains
     tr, va = _split(d, cfg.seed)
     x_val, y_val = _prep(d.x_train[va], recipe.input_size), d.y_train[va]
+    if batch > len(tr):  # a batch bigger than the data only allocates memory for nothing
+        _log(f"note: --batch-size {batch} is more than the {len(tr):,} training images; using {len(tr):,}", cfg)
+        batch = len(tr)
     steps = max(1, int(np.ceil(len(tr) / batch)))
     x_tr, y_tr, n_cam, n_not = d.x_train[tr], d.y_train[tr], 0, 0
     pages = recipe.camera_pages if cfg.camera_pages is None else cfg.camera_pages
@@ -208,15 +212,15 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         model.stop_training = True
 
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_ctrl_c) if main else None
+    previous = {sig: signal.signal(sig, on_ctrl_c) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         history = model.fit(ds, steps_per_epoch=steps, epochs=epochs, validation_data=(x_val, y_val),
                             callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         progress.on_train_end()  # stops the bar after Ctrl-C too
     interrupted = interrupted or bool(asked)
     if interrupted:
@@ -247,7 +251,12 @@ def train_one(cfg: TrainConfig, d: Digits, opt_name: Optimizer | None, out: Path
         "data": {"source": d.source, "sha256": d.sha256, "eval_set": d.eval_set},
         "versions": provenance.library_versions(), "git_commit": commit,
     })
-    _write_run(out, model, metrics, hist, d, cfg)
+    with interrupts_deferred() as got:  # a second Ctrl-C here would lose the model the first one kept
+        if interrupted:
+            _log("saving the run; further Ctrl-C is ignored until the save is done", cfg)
+        _write_run(out, model, metrics, hist, d, cfg)
+    if got:
+        _log("interrupt during the final save: the save was finished first", cfg)
     if metrics["accuracy"] < USELESS_ACCURACY:
         _log(f"warning: the model did not learn; test accuracy {metrics['accuracy'] * 100:.1f}% (chance is 10%). "
              "Train longer (--epochs), on more data (--dataset mnist) or with another --lr/--optimizer.", cfg)
@@ -323,18 +332,31 @@ def _write_run(out: Path, model, metrics: dict, hist: dict, d: Digits, cfg: Trai
         reports.plot_curves(hist or {}, tmp / "curves.png")
         reports.plot_confusion(metrics["confusion_matrix"], tmp / "confusion.png")
         reports.plot_misclassified(d.x_test, d.y_test, probs, tmp / "misclassified.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        _publish_run(tmp, out, cfg.force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
+def _publish_run(tmp: Path, out: Path, force: bool) -> None:
+    """Rename a finished run folder into place. A run folder that appeared while this one trained (a second
+    `train --out` at once) is kept without --force, and this run is moved next to it under another name."""
+    if out.exists() and not force:
+        alt = out.with_name(f"{out.name}.{os.getpid()}")
+        os.replace(tmp, alt)
+        raise EdgeDigitsError(f"{out}: appeared while this run was training; kept it and saved this run "
+                              f"as {alt} (use --force to replace)")
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    os.replace(tmp, out)
+
+
 def prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise EdgeDigitsError(f"{out}: exists and is not a folder (--out names a run folder)")
     if out.exists() and not force:
         raise EdgeDigitsError(f"{out}: run folder exists (use --force to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    files.check_writable(out, folder=True)
 
 
 def train(cfg: TrainConfig) -> list[RunResult]:
@@ -373,9 +395,7 @@ def train(cfg: TrainConfig) -> list[RunResult]:
                   f"{r['train_seconds']:.0f} |" for r in rows]
         (tmp_root / "comparison.md").write_text("\n".join(lines) + "\n")
         reports.plot_comparison(rows, tmp_root / "comparison.png")
-        if cfg.out.exists():
-            shutil.rmtree(cfg.out)
-        os.replace(tmp_root, cfg.out)
+        _publish_run(tmp_root, cfg.out, cfg.force)
     except BaseException:
         shutil.rmtree(tmp_root, ignore_errors=True)
         raise

@@ -35,7 +35,7 @@ def load(threads: int = 1):
     from edge_digits import runtime as runtimes
     from edge_digits.config import Runtime, boxfit_model
 
-    return runtimes.load(boxfit_model(), Runtime.litert, threads)
+    return runtimes.load(boxfit_model(), Runtime.litert, threads, outputs=4)  # a box: 4 numbers
 
 
 def window(darker: np.ndarray, paper: np.ndarray, box, own: np.ndarray | None = None):
