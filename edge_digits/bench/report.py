@@ -16,27 +16,7 @@ from pathlib import Path
 from edge_digits.bench.matrix import BASELINE_RUNTIME, ROW_FIELDS
 from edge_digits.bench.compact import gpu_footer, gpu_unavailable, runtime_cell
 from edge_digits.config import EdgeDigitsError
-
-
-def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path) then rename over path, so a crash never leaves half a results file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for everyone to read, like any new file
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda p: p.write_text(text))
+from edge_digits.core import files
 
 
 def _f(v, fmt="{:,.1f}", none="") -> str:
@@ -208,7 +188,7 @@ def to_json(doc: dict) -> str:
 
 
 def write_json(doc: dict, path: Path) -> None:
-    _text(path, to_json(doc))
+    files.write_text(path, to_json(doc))
 
 
 PIPE_FIELDS = ["stage", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "first_ms"]
@@ -241,7 +221,7 @@ def to_csv(doc: dict) -> str:
 
 
 def write_csv(doc: dict, path: Path) -> None:
-    _text(path, to_csv(doc))
+    files.write_text(path, to_csv(doc))
 
 
 def write_plot(doc: dict, path: Path) -> None:
@@ -286,7 +266,8 @@ def write_plot(doc: dict, path: Path) -> None:
     env = doc["environment"]
     fig.suptitle(f"edge-digits bench: {env.get('cpu')}, {env.get('cores')} cores, {env.get('date_utc')}", fontsize=9)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=100, format="png"))
+    with files.atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 
@@ -299,7 +280,8 @@ def _pipeline_plot(doc: dict, path: Path, plt) -> None:
     ax.set_title(f"camera pipeline on {Path(pl['video']).name}: {pl['frames']} frames, {pl['fps']:.0f} fps end to end",
                  fontsize=9)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=100, format="png"))
+    with files.atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 
@@ -379,7 +361,7 @@ def write_markdown(doc: dict, path: Path, plot: Path | None = None, reproduce: s
         reproduce = (f"make bench\n# which runs:\n{data}{env['command']}\n"
                      "# re-render tables, plot and this page from saved results, without measuring:\n"
                      "edge-digits bench --from-json RESULTS.json --markdown BENCHMARKS.md --plot PLOT.png")
-    _text(path, markdown(doc, rel, reproduce))
+    files.write_text(path, markdown(doc, rel, reproduce))
 
 
 def emit(doc: dict, json_stdout: bool = False, json_file: Path | None = None, csv_file: Path | None = None,

@@ -233,9 +233,10 @@ def test_predict_box_fit_on_by_default_and_off_on_request(tmp_path, page, monkey
     real = boxfit.load
     monkeypatch.setattr(boxfit, "load", lambda *a, **k: loads.append(1) or real(*a, **k))
     cv2.imwrite(str(tmp_path / "p.png"), page.image)
-    on = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json"])
-    off = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json", "--no-box-fit"])
-    assert on.exit_code == off.exit_code == 0 and loads == [1]
+    on = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json", "--detector", "rules"])
+    off = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json", "--detector", "rules", "--no-box-fit"])
+    learned = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--json"])  # the default: no box fit to load
+    assert on.exit_code == off.exit_code == learned.exit_code == 0 and loads == [1]
     assert len(json.loads(on.stdout)["digits"]) >= 1 and len(json.loads(off.stdout)["digits"]) >= 1
 
 
@@ -244,6 +245,16 @@ def test_missing_box_fit_model_is_a_one_line_error(tmp_path, page, monkeypatch):
 
     monkeypatch.setattr(config, "boxfit_model", lambda: tmp_path / "gone" / "box-fit_int8.tflite")
     cv2.imwrite(str(tmp_path / "p.png"), page.image)
-    r = cli.invoke(app, ["predict", str(tmp_path / "p.png")])
+    r = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--detector", "rules"])
     assert r.exit_code == 2 and "box-fit_int8.tflite: no such model file" in r.stderr and "Traceback" not in r.stderr
-    assert cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--no-box-fit"]).exit_code == 0
+    assert cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--detector", "rules", "--no-box-fit"]).exit_code == 0
+
+
+def test_missing_detector_model_is_a_one_line_error(tmp_path, page):
+    cv2.imwrite(str(tmp_path / "p.png"), page.image)
+    r = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--detector-model", str(tmp_path / "no.tflite")])
+    assert r.exit_code == 2 and "no.tflite: no such model file" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00" * 64)
+    r = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--detector-model", str(bad)])
+    assert r.exit_code == 2 and "bad.tflite" in r.stderr and "Traceback" not in r.stderr

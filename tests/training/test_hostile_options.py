@@ -123,7 +123,7 @@ def test_export_interrupted_leaves_nothing_and_exits_130(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args,text", [(["--min-time", "nan"], "--min-time must be a finite"),
                                        (["--min-time", "inf"], "--min-time must be a finite"),
                                        (["--threads", "99999"], "at most 256"),
-                                       (["--batch", "1000000000"], "--batch must be at most")])
+                                       (["--batch", "1000000000"], "--batch-size must be at most")])
 def test_bench_absurd_numbers(args, text):
     _one_line(cli.invoke(app, ["bench", *args]), 2, text)
 
