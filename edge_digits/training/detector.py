@@ -25,7 +25,7 @@ from edge_digits.core import files, provenance
 from edge_digits.core.quiet import import_tensorflow
 from edge_digits.vision.detector import IN_H, IN_W, decode, to_input
 
-PAGES, EPOCHS, BATCH, LR, WARM = 3000, 8, 16, 3e-3, 150  # the recipe: 3,000 steps, about 15-20 min on 2 cores
+PAGES, EPOCHS, BATCH, LR, WARM = 8000, 6, 16, 3e-3, 150  # the recipe: 6,000 steps, under 30 min on 2 cores
 DEV_PAGES = 300
 _W: dict = {}
 
