@@ -152,7 +152,7 @@ def run(cfg: BenchConfig, progress=None, available: list[str] | None = None) -> 
         if cfg.pipeline:
             if progress:
                 progress(0, total, f"camera pipeline on {cfg.pipeline}")
-            t = max(cfg.threads)
+            t = 1  # as `camera` runs: one thread for the runtime, one OpenCV thread
             pipe = run_job({"kind": "pipeline", "video": cfg.pipeline, "model": str(pipe_model), "threads": t,
                             "max_frames": cfg.pipeline_frames, "tmp": tmp}, t, cfg.timeout)
             if pipe.get("status") != "ok":

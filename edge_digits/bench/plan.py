@@ -209,8 +209,13 @@ def shipped_models(cfg: BenchConfig) -> bool:
 
 
 def pipeline_model(cfg: BenchConfig) -> Path:
-    """The model the camera uses: the manifest's default int8 TFLite, else its first int8 TFLite, else its
-    first TFLite file."""
+    """The classifier of the pipeline benchmark: with the shipped models, the one `camera` reads with by
+    default (export/camera); with another manifest, its default int8 TFLite, else its first int8 TFLite,
+    else its first TFLite file."""
+    from edge_digits.config import camera_model
+
+    if Path(cfg.manifest).resolve() in (models_dir().resolve(), (models_dir() / "manifest.json").resolve()):
+        return camera_model()
     folder, man = read_plan_manifest(cfg)
     tflite = [a for a in man["artifacts"] if a["format"] == "tflite"]
     for a in sorted(tflite, key=lambda a: (a["file"] != DEFAULT_MODEL_FILE, a["precision"] != "int8")):

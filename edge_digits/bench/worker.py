@@ -223,18 +223,21 @@ def synthetic_video(path: str, frames: int = 120, seed: int = 0) -> str:
 def run_pipeline(job: dict) -> dict:
     """The camera pipeline over a video, headless: decode, detect, normalize, classify, draw, each timed
     per frame with the same functions `edge-digits camera` calls."""
-    from edge_digits.vision.rules import boxfit
-    from edge_digits.app import overlay, sources
-    from edge_digits import runtime as runtimes
-    from edge_digits.vision import pipeline as vision
+    import cv2
 
+    from edge_digits import runtime as runtimes
+    from edge_digits.app import overlay, sources
+    from edge_digits.vision import pipeline as vision
+    from edge_digits.vision.detector import load_detector
+
+    cv2.setNumThreads(1)  # as the camera CLI sets it (this worker is a process of its own)
     video = job["video"]
     if video == "synthetic":
         video = synthetic_video(str(Path(job["tmp"]) / "synthetic.avi"), min(120, job.get("max_frames") or 120))
     runner = runtimes.load(job["model"], threads=job["threads"])
-    fitter = boxfit.load(job["threads"])  # as `edge-digits camera` runs by default
+    finder = load_detector(threads=job["threads"])  # the learned detector, as `edge-digits camera` runs by default
     src = sources.Source(video)
-    stages = {k: [] for k in ("decode", "detect", "normalize", "classify", "fit", "draw", "total")}
+    stages = {k: [] for k in ("decode", "detect", "normalize", "classify", "draw", "total")}
     digits, blobs, frames, bad, fps, shape = 0, 0, 0, 0, 0.0, None
     try:
         while job.get("max_frames") is None or frames < job["max_frames"]:
@@ -246,7 +249,7 @@ def run_pipeline(job: dict) -> dict:
             if status == "bad":
                 bad += 1
                 continue
-            res = vision.read_frame(frame, runner, boxfit=fitter)
+            res = vision.read_frame(frame, runner, detector=finder)
             t2 = time.perf_counter_ns()
             ms = {"decode": (t1 - t0) / 1e6, **res.ms}
             overlay.draw(frame, res, fps, ms)

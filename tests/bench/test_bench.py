@@ -304,7 +304,7 @@ def test_pipeline_stages_over_a_synthetic_video(export):
     doc = bench.run(cfg)
     p = doc["pipeline"]
     assert doc["rows"] == [] and p["status"] == "ok" and p["frames"] == 10
-    assert [s["stage"] for s in p["stages"]] == ["decode", "detect", "normalize", "classify", "fit", "draw", "total"]
+    assert [s["stage"] for s in p["stages"]] == ["decode", "detect", "normalize", "classify", "draw", "total"]
     for s in p["stages"]:
         assert 0 <= s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
     total = p["stages"][-1]["mean_ms"]
