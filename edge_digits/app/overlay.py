@@ -225,7 +225,7 @@ def debug_view(result: vision.FrameResult, height: int) -> np.ndarray:
     mw = max(1, round(mask.shape[1] * height / mask.shape[0]))
     mask = cv2.cvtColor(cv2.resize(mask, (mw, height), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
     title_h = tag_size("Ag", st, 0.8)[1]
-    _tag(mask, "ink mask", 0, 0, st, scale=0.8)
+    _tag(mask, "centre heatmap" if hasattr(result.detections, "scores") else "ink mask", 0, 0, st, scale=0.8)
 
     crops = result.normalized if result.normalized is not None else np.zeros((0, 28, 28), np.uint8)
     probs = result.probs if result.probs is not None and len(result.probs) == len(crops) else None

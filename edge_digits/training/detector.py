@@ -136,15 +136,20 @@ def split_sets(mnist, usps, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def dev_scores(predict_maps, pages) -> dict:
     """Recall, precision (IoU >= 0.5, ignore boxes excluded) and numbers linked right (a true number of
-    2+ digits whose digits are all found and are exactly one found group) of a detector on pages."""
+    2+ digits whose digits are all found and are exactly one found group) of a detector on pages, its
+    boxes snapped to their ink and deduplicated as the reader does (vision.pipeline.read_learned)."""
     from edge_digits.core.boxes import inside_matrix, match
+    from edge_digits.vision.crops import classifier_batch
+    from edge_digits.vision.detector import dedupe
 
     n_true = n_found = hit = n_num = num_ok = 0
     for p in pages:
         g = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
         prob, geom = predict_maps(to_input(g, (IN_W, IN_H)))
         digits, numbers = decode(prob, geom, (g.shape[1], g.shape[0]), (IN_W, IN_H))
-        fb = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
+        _, snapped = classifier_batch(g, [b for b, _ in digits], return_boxes=True)
+        keep, numbers = dedupe(snapped, [s for _, s in digits], numbers)
+        fb = np.array([snapped[i] for i in keep], np.float32).reshape(-1, 4)
         off = inside_matrix(fb, p.ignore).max(1, initial=0.0) >= 0.5 if len(p.ignore) else np.zeros(len(fb), bool)
         pairs = match(p.boxes, fb[~off] if len(fb) else fb)
         keep = np.flatnonzero(~off)

@@ -8,12 +8,15 @@ normalized by the crop's strong ink; then only the ink components whose centre l
 """
 from __future__ import annotations
 
+
 import cv2
 import numpy as np
 
 from edge_digits.vision.normalize import normalize_crop
 
+
 GROW = 0.12  # box growth per side, share of the larger side (plus 2 px)
+MAX_SIDE = 96  # crops are worked at most this big
 BG_SIDE = 40  # the paper estimate is computed with the crop's longer side scaled to this
 
 
@@ -21,16 +24,26 @@ def _odd(k: float) -> int:
     return max(3, int(k) | 1)
 
 
-def ink_crop(grey: np.ndarray, box, grow: float = GROW) -> np.ndarray:
-    """Grey uint8 frame + box (x, y, w, h, source px) -> uint8 ink-high crop of the grown box."""
+def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False):
+    """Grey uint8 frame + box (x, y, w, h, source px) -> uint8 ink-high crop of the grown box. With
+    return_box: (crop, ink box) where the ink box is the bounding box (source px) of the kept ink, the
+    detector's box snapped to the digit (the box itself where no ink was kept)."""
     H, W = grey.shape[:2]
     x, y, w, h = [float(v) for v in box[:4]]
     m = grow * max(w, h) + 2
     x0, y0 = max(0, int(np.floor(x - m))), max(0, int(np.floor(y - m)))
     x1, y1 = min(W, int(np.ceil(x + w + m))), min(H, int(np.ceil(y + h + m)))
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return np.zeros((max(1, y1 - y0), max(1, x1 - x0)), np.uint8)
-    region = grey[y0:y1, x0:x1].astype(np.float32)
+        z = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), np.uint8)
+        return (z, np.asarray(box[:4], float)) if return_box else z
+    region = grey[y0:y1, x0:x1]
+    bx0, by0, bx1, by1 = x - x0, y - y0, x + w - x0, y + h - y0  # the box in crop pixels
+    r = MAX_SIDE / max(region.shape)
+    if r < 1:  # a big digit: work at MAX_SIDE (normalize_crop brings it to 40 px anyway)
+        region = cv2.resize(region, (max(1, round(region.shape[1] * r)), max(1, round(region.shape[0] * r))),
+                            interpolation=cv2.INTER_AREA)
+        bx0, by0, bx1, by1, w, h = bx0 * r, by0 * r, bx1 * r, by1 * r, w * r, h * r
+    region = region.astype(np.float32)
     rh, rw = region.shape
     s = min(1.0, BG_SIDE / max(rh, rw))
     small = cv2.resize(region, (max(1, round(rw * s)), max(1, round(rh * s))), interpolation=cv2.INTER_AREA) \
@@ -43,30 +56,50 @@ def ink_crop(grey: np.ndarray, box, grow: float = GROW) -> np.ndarray:
         bg = cv2.resize(bg, (rw, rh), interpolation=cv2.INTER_LINEAR)
     bg = np.maximum(bg, region)  # paper is never darker than the pixel itself
     ink = (bg - region) / np.maximum(bg, 8.0)
-    strong = float(np.percentile(ink, 99.5))
+    strong = float(np.partition(ink.ravel(), int(0.995 * (ink.size - 1)))[int(0.995 * (ink.size - 1))])
     ink = np.clip((ink / max(strong, 0.08) - 0.2) / 0.7, 0, 1)
     out = (ink * 255).astype(np.uint8)
     # keep the ink components centred in the (ungrown) box
     n, lab, stats, cents = cv2.connectedComponentsWithStats(cv2.compare(out, 80, cv2.CMP_GT), connectivity=8)
+    kept = None
+    if n == 2:
+        kept = np.array([False, True])
     if n > 2:
-        bx0, by0, bx1, by1 = x - x0, y - y0, x + w - x0, y + h - y0
-        keep = np.zeros(n, bool)
-        for c in range(1, n):
-            cx, cy = cents[c]
-            bx, by, bw, bh, area = stats[c]
-            inside = bx0 <= cx <= bx1 and by0 <= cy <= by1
-            big = max(bw, bh) >= 0.25 * max(w, h) or area >= 0.02 * w * h
-            keep[c] = inside and (big or area >= 6)
-        if keep[1:].any():
+        cx, cy = cents[:, 0], cents[:, 1]
+        inside = (cx >= bx0) & (cx <= bx1) & (cy >= by0) & (cy <= by1)
+        big = (np.maximum(stats[:, 2], stats[:, 3]) >= 0.25 * max(w, h)) | (stats[:, 4] >= 0.02 * w * h)
+        keep = inside & (big | (stats[:, 4] >= 6))
+        keep[0] = False
+        if keep.any():
+            kept = keep
             mask = keep[lab].astype(np.uint8)
-            r = _odd(0.06 * max(w, h))
-            mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+            rr = _odd(0.06 * max(w, h))
+            mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (rr, rr)))
             out = out * mask
-    return out
+    if not return_box:
+        return out
+    fb = np.asarray(box[:4], float)
+    if kept is not None and kept.any():
+        st = stats[kept]
+        lo = st[:, :2].min(0).astype(float)
+        hi = (st[:, :2] + st[:, 2:4]).max(0).astype(float)
+        f = 1.0 / r if r < 1 else 1.0  # crop px -> source px
+        ib = np.array([x0 + lo[0] * f, y0 + lo[1] * f, (hi[0] - lo[0]) * f, (hi[1] - lo[1]) * f])
+        # trust the ink only where it agrees with the net's box roughly (not a fragment or a merged pair)
+        ix = max(0.0, min(ib[0] + ib[2], fb[0] + fb[2]) - max(ib[0], fb[0]))
+        iy = max(0.0, min(ib[1] + ib[3], fb[1] + fb[3]) - max(ib[1], fb[1]))
+        inter = ix * iy
+        if inter / (ib[2] * ib[3] + fb[2] * fb[3] - inter + 1e-9) >= 0.3:
+            fb = ib
+    return out, fb
 
 
-def classifier_batch(grey: np.ndarray, boxes) -> np.ndarray:
-    """All boxes of a frame -> uint8 (N, 28, 28) for runner.predict."""
+def classifier_batch(grey: np.ndarray, boxes, return_boxes: bool = False):
+    """All boxes of a frame -> uint8 (N, 28, 28) for runner.predict (and, with return_boxes, the boxes
+    snapped to their ink, see ink_crop)."""
     if len(boxes) == 0:
-        return np.zeros((0, 28, 28), np.uint8)
-    return np.stack([normalize_crop(ink_crop(grey, b)) for b in boxes])
+        z = np.zeros((0, 28, 28), np.uint8)
+        return (z, []) if return_boxes else z
+    res = [ink_crop(grey, b, return_box=True) for b in boxes]
+    batch = np.stack([normalize_crop(c) for c, _ in res])
+    return (batch, [b for _, b in res]) if return_boxes else batch

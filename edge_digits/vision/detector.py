@@ -23,7 +23,7 @@ import numpy as np
 
 STRIDE = 4
 IN_W, IN_H = 320, 240
-HEAT_T = 0.3  # peak threshold, tuned on dev pages
+HEAT_T = 0.35  # peak threshold, tuned on dev pages (seed 7000, not the eval seed 2024)
 LINK_T = 0.35  # link threshold (min over the samples on the segment)
 LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
 MAX_PEAKS = 40
@@ -111,15 +111,37 @@ def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None 
     numbers = []
     for members in groups.values():
         if len(members) > 1:
-            p = np.stack([cx[members], cy[members]], 1)
-            q = p - p.mean(0)
-            # reading direction: the principal axis of the centres, pointing rightwards
-            _, _, vt = np.linalg.svd(q, full_matrices=False)
-            v = vt[0] if vt[0][0] >= 0 else -vt[0]
-            members = [members[k] for k in np.argsort(q @ v)]
+            qx, qy = cx[members] - cx[members].mean(), cy[members] - cy[members].mean()
+            # reading direction: the principal axis of the centres (closed form for 2x2), pointing right
+            a = 0.5 * np.arctan2(2 * float(qx @ qy), float(qx @ qx - qy @ qy))
+            vx, vy = np.cos(a), np.sin(a)
+            if vx < -1e-3 or (abs(vx) <= 1e-3 and vy < 0):  # a column reads top to bottom
+                vx, vy = -vx, -vy
+            members = [members[k] for k in np.argsort(qx * vx + qy * vy, kind="stable")]
         numbers.append(members)
     numbers.sort(key=lambda m: (boxes[m[0], 1], boxes[m[0], 0]))
     return digits, numbers
+
+
+def dedupe(boxes, scores, numbers, iou_t: float = 0.6) -> tuple[list[int], list[list[int]]]:
+    """Box NMS after the boxes were snapped to their ink (two peaks on one digit snap to one box): the kept
+    indices (the best score of each overlapping set) and the numbers renumbered to positions in that list."""
+    from edge_digits.core.boxes import iou_matrix
+
+    n = len(boxes)
+    if n < 2:
+        return list(range(n)), [list(m) for m in numbers]
+    ov = iou_matrix(boxes, boxes)
+    drop = np.zeros(n, bool)
+    for i in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
+        if not drop[i]:
+            dup = ov[i] > iou_t
+            dup[i] = False
+            drop |= dup
+    keep = [i for i in range(n) if not drop[i]]
+    pos = {i: k for k, i in enumerate(keep)}
+    nums = [[pos[i] for i in m if i in pos] for m in numbers]
+    return keep, [m for m in nums if m]
 
 
 EDGE = 2  # source px: a box this close to the frame edge is a digit the edge cuts, never reported

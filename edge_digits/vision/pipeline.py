@@ -16,6 +16,7 @@ import numpy as np
 from edge_digits.config import MIN_CONFIDENCE
 from edge_digits.core.boxes import union
 from edge_digits.vision.crops import classifier_batch
+from edge_digits.vision.detector import dedupe
 from edge_digits.vision.normalize import CANVAS, normalize_crop  # noqa: F401 - part of this module's API
 from edge_digits.vision.numbers import group_numbers, group_readings  # noqa: F401
 from edge_digits.vision.results import Digit, FrameResult, Number  # noqa: F401
@@ -69,9 +70,12 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
     t0 = time.perf_counter()
     grey = frame if frame.ndim == 2 else cv2.cvtColor(
         frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    found = detector.find(grey)
+    found = detector.find(grey, keep_maps=debug)
     t1 = time.perf_counter()
-    batch = classifier_batch(grey, found.boxes)
+    # each box snapped to the ink in its crop; two peaks on one digit then give one box, and one is kept
+    batch, snapped = classifier_batch(grey, found.boxes, return_boxes=True)
+    keep, groups = dedupe(snapped, found.scores, found.numbers)
+    boxes, batch = [snapped[i] for i in keep], batch[keep]
     t2 = time.perf_counter()
     digits, probs, new_index = [], None, {}
     if len(batch):
@@ -79,11 +83,11 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
         labels, conf = probs.argmax(1), probs.max(1)
         for i in np.flatnonzero(conf >= min_confidence):
             new_index[int(i)] = len(digits)
-            x, y, w, h = found.boxes[i]
+            x, y, w, h = boxes[i]
             digits.append(Digit((int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h)))),
                                 int(labels[i]), float(conf[i]), probs=probs[i]))
     numbers = []
-    for group in found.numbers:
+    for group in groups:
         members = [new_index[i] for i in group if i in new_index]
         if members:
             numbers.append(Number("".join(str(digits[i].label) for i in members),

@@ -10,7 +10,8 @@ def test_camera_crops_are_labelled_pipeline_crops(sample):
     assert x.shape[1:] == (28, 28) and x.dtype == np.uint8 and len(x) == len(y) >= 80
     assert set(np.unique(y)) <= set(range(10)) | {NOT_A_DIGIT}
     digit = y != NOT_A_DIGIT
-    assert 0 < (~digit).sum() < 0.2 * len(y)  # pieces and specks are there, and few
+    # boxes on no digit (a scribble, a stroke, a piece) are there, and a minority
+    assert 0 < (~digit).sum() < 0.35 * len(y)
     # they are digits as the camera sees them: the shipped MNIST model reads most of them right
     acc = (runtimes.load().predict(x[digit]).argmax(1) == y[digit]).mean()
     assert acc >= 0.85, acc
