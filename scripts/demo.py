@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from edge_digits.vision.rules import boxfit
+from edge_digits.vision.detector import load_detector
 from edge_digits.app import camera, sources
 from edge_digits import runtime as runtimes
 from edge_digits.config import EdgeDigitsError, camera_model
@@ -20,13 +20,13 @@ VIDEO = Path(__file__).resolve().parent.parent / "tests" / "data" / "demo.mp4"
 def main(video: Path) -> int:
     try:
         runner = runtimes.load(default=camera_model())
-        fitter = boxfit.load()  # as `edge-digits camera` runs by default
+        finder = load_detector(threads=1)  # as `edge-digits camera` runs by default
         source = sources.Source(str(video))
         if camera.window_available():
-            camera.run(source, runner, boxfit=fitter)
+            camera.run(source, runner, detector=finder)
             return 0
         frames = io.StringIO()
-        summary = camera.run(source, runner, headless=True, json_out=True, out=frames, boxfit=fitter)
+        summary = camera.run(source, runner, headless=True, json_out=True, out=frames, detector=finder)
     except EdgeDigitsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -35,7 +35,7 @@ def main(video: Path) -> int:
     print(json.dumps({
         "video": str(video), "model": runner.describe(), "frames": summary.frames, "skipped": summary.skipped,
         "readings_most_seen": seen.most_common(1)[0][0].split() if seen else [],
-        "processing_fps": round(1e3 / max(sum(summary.process_ms) / max(len(summary.process_ms), 1), 1e-9), 1),
+        "processing_fps": round(1e3 / max(summary.process_ms.mean(), 1e-9), 1),
         "last_frame": recs[-1] if recs else None}, indent=2))
     return 0
 

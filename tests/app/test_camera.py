@@ -46,9 +46,12 @@ def _matched(boxes, labels, found):
     return ok
 
 
-def test_camera_headless_json_on_video(video, page):
+@pytest.mark.parametrize("detector", ["rules", pytest.param("learned", marks=pytest.mark.xfail(
+    strict=True, reason="known shortfall (benchmarks/camera.md): the learned detector reads the digits but "
+                        "does not link this page's 55 into one number"))])
+def test_camera_headless_json_on_video(video, page, detector):
     path, frames = video
-    r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json"])
+    r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--detector", detector])
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
     assert len(lines) == len(frames)
@@ -57,6 +60,7 @@ def test_camera_headless_json_on_video(video, page):
     assert set(recs[0]["ms"]) >= {"capture", "detect", "classify", "total"}
     read_right = sum(_matched(boxes, page.labels, rec["digits"]) for rec, (_, boxes) in zip(recs, frames))
     assert read_right >= 0.9 * len(page.labels) * len(frames)
+    assert all("numbers" in rec for rec in recs)
     # smoothed over time, the readings of the last frames are the page's numbers
     assert sorted(recs[-1]["readings"]) == sorted(page.readings)
     assert "frames 20" in r.stderr and "p99" in r.stderr
@@ -110,7 +114,10 @@ def _png_header(w, h):
     return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + ihdr + zlib.crc32(ihdr).to_bytes(4, "big")
 
 
-def test_predict_photo_mnist_and_garbage(tmp_path, page):
+@pytest.mark.parametrize("detector", ["rules", pytest.param("learned", marks=pytest.mark.xfail(
+    strict=True, reason="known shortfall (benchmarks/camera.md): one large digit alone in a photo peaks under "
+                        "the learned detector's threshold; its training pages hold few such"))])
+def test_predict_photo_mnist_and_garbage(tmp_path, page, detector):
     d = load_sample()
     seven = d.x_test[int(np.flatnonzero(d.y_test == 7)[0])]
     cv2.imwrite(str(tmp_path / "mnist7.png"), seven)
@@ -124,7 +131,7 @@ def test_predict_photo_mnist_and_garbage(tmp_path, page):
     (tmp_path / "text.png").write_text("hello, not a png")
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "huge.png").write_bytes(_png_header(40000, 40000) + b"\x00" * 64)
-    r = cli.invoke(app, ["predict", "--json", str(tmp_path / "mnist7.png"), str(tmp_path / "photo7.jpg"),
+    r = cli.invoke(app, ["predict", "--json", "--detector", detector, str(tmp_path / "mnist7.png"), str(tmp_path / "photo7.jpg"),
                          str(tmp_path / "page.png"), str(tmp_path / "text.png"), str(tmp_path / "empty.png"),
                          str(tmp_path / "huge.png"), str(tmp_path / "missing.png")])
     assert r.exit_code == 1, r.output
