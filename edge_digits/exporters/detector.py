@@ -52,15 +52,15 @@ def write_tflite_int8(src: Source, dst: Path, calib: np.ndarray) -> None:
 def _pages(cfg: ExportConfig, split: str, n: int):
     from edge_digits.data.mnist import load_mnist
     from edge_digits.data.usps import load_usps, usps_path
-    from edge_digits.training.detector import _pages as make, _pool_map, split_sets
+    from edge_digits.training.detector import generate_pages, split_sets
 
     mnist = load_mnist(cfg.data, download=False)
     if not mnist.full:
         raise EdgeDigitsError("exporting the detector needs the full MNIST (--data or EDGE_DIGITS_DATA) for its pages")
     usps = load_usps() if usps_path() else None
-    first = {"train": 1_000_000, "dev": 2_000_000}[split]
-    return [p for c in _pool_map(make, split_sets(mnist, usps, split), [first + 500_000 + i if split == "train"
-                                                                       else first + i for i in range(n)], 2) for p in c]
+    # calibration frames from training pages the detector did not train on (seeds past its own), checks on dev pages
+    first = {"train": 1_500_000, "dev": 2_000_000}[split]
+    return generate_pages(split_sets(mnist, usps, split), [first + i for i in range(n)])
 
 
 def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:

@@ -120,6 +120,11 @@ def _pool_map(fn, sets, seeds: list[int], workers: int, chunk: int = 50):
         return pool.map(fn, chunks)
 
 
+def generate_pages(sets, seeds: list[int], workers: int = 2) -> list:
+    """The pages of these seeds from these digit pools (split_sets), made in `workers` processes."""
+    return [p for chunk in _pool_map(_pages, sets, seeds, workers) for p in chunk]
+
+
 def split_sets(mnist, usps, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """The digit pools of a page split (data.pages.SPLITS) from loaded MNIST and USPS arrays."""
     from edge_digits.data.pages import SPLITS
@@ -251,8 +256,7 @@ def train(cfg: TrainConfig):
     if not hist:
         raise EdgeDigitsError("interrupted before the first step: nothing to save")
     train_s = time.time() - t_train
-    dev = [p for chunk in _pool_map(_pages, split_sets(mnist, usps, "dev"),
-                                    [2_000_000 + i for i in range(DEV_PAGES)], workers) for p in chunk]
+    dev = generate_pages(split_sets(mnist, usps, "dev"), [2_000_000 + i for i in range(DEV_PAGES)], workers)
 
     def keras_maps(x):
         out = model(x[None, ..., None].astype(np.float32), training=False)
