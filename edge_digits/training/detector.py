@@ -239,7 +239,7 @@ def train(cfg: TrainConfig):
          f"{steps:,} steps of {batch}", cfg)
     opt = keras.optimizers.Adam(learning_rate=lr)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function  # one trace a shape (whole samples, crops): the net's upsampling needs static sizes
     def step(x, y):
         with tf.GradientTape() as tape:
             out = model(x, training=True)
@@ -267,7 +267,7 @@ def train(cfg: TrainConfig):
             if asked:
                 break
             opt.learning_rate.assign(lr * min(1.0, (k + 1) / min(WARM, steps)) * (0.02 + 0.49 * (1 + math.cos(math.pi * k / steps))))
-            full = k % FULL_EVERY == FULL_EVERY - 1
+            full = k % FULL_EVERY == 0
             n = batch if full else max(batch, batch * CROP_BATCH // BATCH)
             if pos + n > len(order):
                 order, pos = rng.permutation(len(X)), 0

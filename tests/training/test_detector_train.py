@@ -1,6 +1,8 @@
 """`train --arch detector` and the detector's export, end to end on a few pages (needs the full MNIST)."""
 import json
 
+import numpy as np
+
 import pytest
 from typer.testing import CliRunner
 
@@ -38,3 +40,30 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
 
     d = load_detector(tmp_path / "exp" / "detector_int8.tflite")
     assert d.in_size == (320, 240)
+
+
+def test_training_crops_keep_inputs_and_targets_aligned():
+    """A crop's input pixels and its targets come from one window of the sample (the input window at
+    STRIDE times the target window's corner), and most crops hold a digit's peak."""
+    from edge_digits.training.detector import CROP_H, CROP_W, crop_batch
+    from edge_digits.vision.detector import IN_H, IN_W, STRIDE
+
+    rng = np.random.default_rng(0)
+    hh, ww = IN_H // STRIDE, IN_W // STRIDE
+    X = rng.integers(0, 256, (4, IN_H, IN_W), dtype=np.uint8)  # noise: every window is unique
+    Y = rng.random((4, hh, ww, 9)).astype(np.float16) * 0.9
+    for i in range(4):
+        Y[i, rng.integers(0, hh), rng.integers(0, ww), 0] = 1.0  # one digit's peak a sample
+    positives = [np.argwhere(t[..., 0] >= 0.999) for t in Y]
+    idx = np.arange(4).repeat(15)
+    xb, yb = crop_batch(X, Y, idx, positives, rng)
+    ch, cw = CROP_H // STRIDE, CROP_W // STRIDE
+    assert xb.shape == (60, CROP_H, CROP_W) and yb.shape == (60, ch, cw, 9)
+    for i, xc, yc in zip(idx, xb, yb):
+        corners = [(r, c) for r in range(hh - ch + 1) for c in range(ww - cw + 1)
+                   if np.array_equal(Y[i, r: r + ch, c: c + cw], yc)]
+        assert len(corners) == 1
+        r, c = corners[0]
+        assert np.array_equal(X[i, r * STRIDE: r * STRIDE + CROP_H, c * STRIDE: c * STRIDE + CROP_W], xc)
+    with_digit = sum(bool((yc[..., 0] >= 0.999).any()) for yc in yb)
+    assert with_digit >= 0.6 * len(yb)  # NEAR_DIGIT (75%) of the crops are centred near a digit

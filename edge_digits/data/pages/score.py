@@ -66,9 +66,11 @@ def _page(page, result, min_iou):
     return tot, per_t, per_f
 
 
-def _metrics(t: dict) -> dict:
-    pairs = {"recall": ("matched", "digits"), "precision": ("matched", "found"), "read_right": ("right", "digits"),
-             "numbers_whole": ("whole", "numbers"), "pages_exact": ("exact", "pages")}
+PAIRS = {"recall": ("matched", "digits"), "precision": ("matched", "found"), "read_right": ("right", "digits"),
+         "numbers_whole": ("whole", "numbers"), "pages_exact": ("exact", "pages")}
+
+
+def _metrics(t: dict, pairs: dict = PAIRS) -> dict:
     out = {k: t[k] for k in ("pages", "digits", "found", "numbers")}
     for name, (k, n) in pairs.items():
         out[name] = {"value": t[k] / t[n] if t[n] else float("nan"), "k": t[k], "n": t[n], "ci": wilson(t[k], t[n])}
@@ -107,13 +109,10 @@ def score(pages, results, min_iou: float = 0.5) -> dict:
     order = [_bucket(lo) for lo, _ in HEIGHTS]
     for name in sorted(by_h, key=order.index):
         t = by_h[name]
-        m = _metrics(t)
-        mf = t.get("matched_f", 0)
-        m["precision"] = {"value": mf / t["found"] if t["found"] else float("nan"), "k": mf, "n": t["found"],
-                          "ci": wilson(mf, t["found"])}
-        for k in ("numbers_whole", "pages_exact"):
-            m.pop(k)
-        report["by_height"][name] = m
+        t.setdefault("matched_f", 0)
+        # a height's precision is over the found boxes of that height (their own match count)
+        report["by_height"][name] = _metrics(t, {"recall": PAIRS["recall"], "precision": ("matched_f", "found"),
+                                                 "read_right": PAIRS["read_right"]})
     return report
 
 
