@@ -25,6 +25,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
                "(export/boxfit; runs on LiteRT whatever --runtime says).")
+TILES_HELP = ("Learned detector: also read each image in overlapping tiles at 2x and 4x the scale (small "
+              "digits in a big photo; about 10-35 net runs an image).")
+TILES_DEFAULT = False
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
@@ -70,12 +73,12 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """Handwritten-digit recognition from training to the edge."""
 
 
-def _detector(kind: Detector, path: Optional[Path], box_fit: bool):
+def _detector(kind: Detector, path: Optional[Path], box_fit: bool, tiles: bool = False):
     """(learned detector or None, box-fit runner or None) for camera and predict; both run on one thread."""
     if kind == Detector.learned:
         from edge_digits.vision.detector import load_detector
 
-        return load_detector(path, threads=1), None
+        return load_detector(path, threads=1, tiles=tiles), None
     from edge_digits.vision.rules import boxfit
 
     return None, boxfit.load() if box_fit else None
@@ -275,6 +278,7 @@ def predict(
     detector_model: Annotated[Optional[Path], typer.Option(
         help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
+    tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help=TILES_HELP)] = TILES_DEFAULT,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ):
     """Find and read the digits in still images.
@@ -301,7 +305,7 @@ def predict(
 
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
         _opencv_threads(runtime, threads)
-        finder, fitter = _detector(detector, detector_model, box_fit)
+        finder, fitter = _detector(detector, detector_model, box_fit, tiles)
         stills.predict(images, runner, min_confidence=min_confidence, boxfit=fitter, detector=finder, on_result=show)
     if failed:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ And a check on pages of another generator:
   synth  300 pages of the old generator (data.synth, MNIST test digits, seed 90210), digits only.
 Readers, all with the shipped int8 models on LiteRT, one thread:
   learned  the default: the learned detector (export/detector) + the camera classifier (export/camera)
+  tiles    predict --tiles: the same, each page also read in overlapping tiles at 2x scale (vision/tiles)
   rules    --detector rules: the hand-tuned detector and box fit (vision/rules) + the same classifier
   otsu     the ten-line Otsu-and-contours pipeline (vision/otsu) + the MNIST model (export/), as its
            app reads; numbers by a gap rule
@@ -36,7 +37,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-READERS = ("learned", "rules", "otsu")
+READERS = ("learned", "tiles", "rules", "otsu")
 GOALS = {"recall": 0.995, "precision": 0.995, "read_right": 0.98, "numbers_whole": 0.95, "class_recall": 0.98,
          "fps": 400.0, "p99_ms": 5.0, "photo_ms": 150.0}
 _BANK = None
@@ -89,6 +90,9 @@ def readers(names):
     if "learned" in names:
         det = load_detector(threads=1)
         out["learned"] = lambda img: pipeline.read_frame(img, classifier, detector=det)
+    if "tiles" in names:
+        tiled = load_detector(threads=1, tiles=True)
+        out["tiles"] = lambda img: pipeline.read_frame(img, classifier, detector=tiled)
     if "rules" in names:
         fit = boxfit.load(1)
         out["rules"] = lambda img: pipeline.read_frame(img, classifier, boxfit=fit)
@@ -177,6 +181,7 @@ def report_md(doc: dict) -> str:
          "detector's thresholds were tuned on. **bench**: MNIST test and USPS test digits, pages nothing was tuned",
          "or trained on; quote these. The detector and classifier trained on pages of MNIST train[:50000] and",
          "USPS train[:6000] only. Readers: **learned** (the default: `export/detector` + `export/camera`),",
+         "**tiles** (`predict --tiles`: the same, also over overlapping tiles at 2x the scale, `vision/tiles.py`),",
          "**rules** (`--detector rules`: the hand-tuned detector with the box fit + `export/camera`), **otsu**",
          "(Otsu threshold and contours + the MNIST model, numbers by a gap rule). **synth**: 300 pages of the old",
          "generator (`data.synth`, MNIST test digits, seed 90210), the rules detector's home ground, as a check on",
@@ -189,7 +194,7 @@ def report_md(doc: dict) -> str:
             ci = lambda m: f"{pct(m)} ({100 * m['ci'][0]:.1f}-{100 * m['ci'][1]:.1f})"  # noqa: E731
             L.append(f"| {r} | {ci(o['recall'])} | {ci(o['precision'])} | {ci(o['read_right'])} | "
                      f"{ci(o['numbers_whole'])} | {pct(o['pages_exact'])} |")
-        L += ["", "Recall / precision / read right / numbers whole per condition value (learned | rules | otsu):", ""]
+        L += ["", "Recall / precision / read right / numbers whole per condition value (" + " | ".join(s["readers"]) + "):", ""]
         names = list(s["readers"])
         L += ["| condition | value | pages | digits | " + " | ".join(f"{r} R/P/RR/N" for r in names) + " |",
               "|---|---|---|---|" + "---|" * len(names)]

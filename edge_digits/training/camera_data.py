@@ -39,7 +39,9 @@ def _page_crops(seed: int):
 
     p = make_page(_WORK["bank"], np.random.default_rng(seed))
     grey = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
-    boxes = _WORK["det"].find(grey).boxes
+    det = _WORK["det"]
+    det.tiles = seed % 2 == 1  # half the pages as `predict` reads photos, in tiles too (vision.tiles)
+    boxes = det.find(grey).boxes
     if not len(boxes):
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
     crops = classifier_batch(grey, boxes)
@@ -58,7 +60,8 @@ def _page_crops(seed: int):
 def camera_crops(x: np.ndarray, y: np.ndarray, pages: int, seed: int, usps: tuple | None = None,
                  detector_path=None, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(N, 28, 28) uint8 crops and their labels: what the learned detector (vision.detector, the shipped one
-    unless detector_path) finds on `pages` generated photo pages (data.pages) of the digits x, y (and the
+    unless detector_path; on every other page with its tiled passes, as predict runs) finds on `pages`
+    generated photo pages (data.pages) of the digits x, y (and the
     USPS digits `usps` = (x, y) when given), cut and normalized exactly as the camera does. The box that
     fits a true digit best (IoU >= 0.5) gets its label; every box far from all digits (IoU < 0.3: a
     scribble, a stroke, a piece of a digit) gets NOT_A_DIGIT. Pages are made in `workers` processes;

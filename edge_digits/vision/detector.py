@@ -161,8 +161,8 @@ class Found:
 class LearnedDetector:
     """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found."""
 
-    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T):
-        self.net, self.heat_t, self.link_t = net, heat_t, link_t
+    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool = False):
+        self.net, self.heat_t, self.link_t, self.tiles = net, heat_t, link_t, tiles
         self.in_size = tuple(net.in_size)
 
     def maps(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,6 +177,10 @@ class LearnedDetector:
         digits, numbers = decode(prob, geom, (W, H), self.in_size, self.heat_t, self.link_t)
         boxes = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
         scores = np.array([s for _, s in digits], np.float32)
+        if self.tiles:  # still photos: also overlapping tiles at 2x and 4x (vision.tiles)
+            from edge_digits.vision.tiles import merge, tiled_passes
+
+            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey))
         cut = ((boxes[:, 0] <= EDGE) | (boxes[:, 1] <= EDGE) | (boxes[:, 0] + boxes[:, 2] >= W - EDGE)
                | (boxes[:, 1] + boxes[:, 3] >= H - EDGE))
         if cut.any():
@@ -189,9 +193,10 @@ class LearnedDetector:
         return Found(boxes, scores, numbers, (prob, geom) if keep_maps else None, mask)
 
 
-def load_detector(path=None, threads: int = 1) -> LearnedDetector:
-    """The shipped detector (config.detector_model()) or the given file, through runtime.maps."""
+def load_detector(path=None, threads: int = 1, tiles: bool = False) -> LearnedDetector:
+    """The shipped detector (config.detector_model()) or the given file, through runtime.maps; with tiles,
+    each frame is also read in tiles at higher scales (vision.tiles: for still photos)."""
     from edge_digits.config import detector_model
     from edge_digits.runtime.maps import load_maps
 
-    return LearnedDetector(load_maps(path or detector_model(), threads))
+    return LearnedDetector(load_maps(path or detector_model(), threads), tiles=tiles)
