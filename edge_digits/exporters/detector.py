@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
@@ -94,7 +95,8 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
         writers.append(("detector_fp32.onnx", Format.onnx, "fp32", write_onnx_fp32))
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    with files.atomic_dir(out / f".detector-export-{os.getpid()}", force=True) as tmp:
+    with tempfile.TemporaryDirectory(dir=out, prefix=".detector-export-") as tmp_name:  # gone afterwards, error or not
+        tmp = Path(tmp_name)
         for name, fmt, precision, write in writers:
             dst = tmp / name
             _log(f"detector {fmt.value} {precision}: converting ...")
@@ -122,6 +124,11 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
                     raise EdgeDigitsError(f"{name}: dev recall {got['recall']:.2%} is {drop:.2f} points below Keras "
                                           f"({ref['recall']:.2%}), more than {allowed} (--max-drop)")
             entries.append(entry)
+        # the training run's record travels with the files (the model card's figures come from it)
+        for src_name, dst_name in (("metrics.json", "training_metrics.json"), ("curves.png", "curves.png")):
+            if (src.path.parent / src_name).is_file():
+                shutil.copyfile(src.path.parent / src_name, tmp / dst_name)
+                os.replace(tmp / dst_name, out / dst_name)
         for e in entries:
             os.replace(tmp / e["file"], out / e["file"])
     return entries, artifacts.write_manifest(out, entries)

@@ -36,6 +36,10 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     doc = json.loads(r.stdout)
     assert {a["file"] for a in doc["artifacts"]} == {"detector.keras", "detector_int8.tflite", "detector_fp32.onnx"}
     assert all(a["kind"] == "detector" for a in doc["artifacts"])
+    # the run's record travels with the files, and no working folder is left behind
+    assert json.loads((tmp_path / "exp" / "training_metrics.json").read_text()) == m
+    assert (tmp_path / "exp" / "curves.png").is_file()
+    assert not [f.name for f in (tmp_path / "exp").iterdir() if f.name.startswith(".")]
     from edge_digits.vision.detector import load_detector
 
     d = load_detector(tmp_path / "exp" / "detector_int8.tflite")
