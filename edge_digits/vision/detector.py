@@ -56,11 +56,38 @@ def to_input(grey: np.ndarray, in_size: tuple[int, int] = (IN_W, IN_H)) -> np.nd
     return out
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+def connected(n: int, edges) -> list[list[int]]:
+    """The groups (connected components, members ascending) of n items joined by edges (a, b): the
+    union-find that turns the link map's pairs into numbers."""
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in edges:
+        ra, rb = root(int(a)), root(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for k in range(n):
+        groups.setdefault(root(k), []).append(k)
+    return list(groups.values())
+
+
+def reading_order(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """The order in which the digits centred at (cx, cy) of one number are read: along the principal axis
+    of the centres (closed form for 2x2), pointing right; a column reads top to bottom."""
+    if len(cx) < 2:
+        return np.arange(len(cx))
+    qx, qy = cx - cx.mean(), cy - cy.mean()
+    a = 0.5 * np.arctan2(2 * float(qx @ qy), float(qx @ qx - qy @ qy))
+    vx, vy = np.cos(a), np.sin(a)
+    if vx < -1e-3 or (abs(vx) <= 1e-3 and vy < 0):
+        vx, vy = -vx, -vy
+    return np.argsort(qx * vx + qy * vy, kind="stable")
 
 
 def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None = None,
@@ -86,7 +113,7 @@ def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None 
     boxes = np.stack([(cx - wh[:, 0] / 2 - px) / s, (cy - wh[:, 1] / 2 - py) / s, wh[:, 0] / s, wh[:, 1] / s], 1)
     n = len(ys)
     digits = [(boxes[i], float(score[i])) for i in range(n)]
-    parent = list(range(n))
+    edges = []
     if n > 1:
         link = prob[..., 1]
         lh, lw = link.shape
@@ -101,24 +128,8 @@ def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None 
             qx = np.clip(np.rint(pts[..., 0]).astype(np.int32), 0, lw - 1)
             qy = np.clip(np.rint(pts[..., 1]).astype(np.int32), 0, lh - 1)
             ok = link[qy, qx].min(1) > link_t
-            for a, b in zip(i[ok], j[ok]):
-                ra, rb = _find(parent, int(a)), _find(parent, int(b))
-                if ra != rb:
-                    parent[rb] = ra
-    groups: dict[int, list[int]] = {}
-    for k in range(n):
-        groups.setdefault(_find(parent, k), []).append(k)
-    numbers = []
-    for members in groups.values():
-        if len(members) > 1:
-            qx, qy = cx[members] - cx[members].mean(), cy[members] - cy[members].mean()
-            # reading direction: the principal axis of the centres (closed form for 2x2), pointing right
-            a = 0.5 * np.arctan2(2 * float(qx @ qy), float(qx @ qx - qy @ qy))
-            vx, vy = np.cos(a), np.sin(a)
-            if vx < -1e-3 or (abs(vx) <= 1e-3 and vy < 0):  # a column reads top to bottom
-                vx, vy = -vx, -vy
-            members = [members[k] for k in np.argsort(qx * vx + qy * vy, kind="stable")]
-        numbers.append(members)
+            edges = list(zip(i[ok], j[ok]))
+    numbers = [[m[k] for k in reading_order(cx[m], cy[m])] for m in connected(n, edges)]
     numbers.sort(key=lambda m: (boxes[m[0], 1], boxes[m[0], 0]))
     return digits, numbers
 

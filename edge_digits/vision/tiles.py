@@ -48,8 +48,9 @@ def levels(src: tuple[int, int], in_size: tuple[int, int], max_levels: int = MAX
 def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: float = 0.5,
           nest_t: float = 0.7) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
     """Boxes, scores and numbers of several passes (frame px) -> one set: the best of each overlapping
-    set, nested smaller boxes dropped, numbers that share a kept digit joined (in reading order of the
-    pass that found the longest)."""
+    set, nested smaller boxes dropped, numbers that share a kept digit joined (in reading order)."""
+    from edge_digits.vision.detector import connected, reading_order
+
     boxes = np.concatenate([p[0].reshape(-1, 4) for p in parts]).astype(np.float32)
     scores = np.concatenate([p[1] for p in parts]).astype(np.float32)
     groups, base = [], 0
@@ -75,32 +76,15 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: fl
                 owner[i] = -1
     keep = [i for i in range(n) if owner[i] == i]
     pos = {i: k for k, i in enumerate(keep)}
-    parent = list(range(len(keep)))
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    best_group = {}
-    for g in sorted(groups, key=len, reverse=True):
+    edges = []
+    for g in groups:
         kept = [pos[owner[i]] for i in g if owner[i] >= 0 and owner[i] in pos]
-        for a, b in zip(kept, kept[1:]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[rb] = ra
-        for k in kept:
-            best_group.setdefault(k, g)
-    members: dict[int, list[int]] = {}
-    for k in range(len(keep)):
-        members.setdefault(find(k), []).append(k)
+        edges += list(zip(kept, kept[1:]))
+    members = connected(len(keep), edges)
     numbers = []
-    for ks in members.values():
-        # reading order: left to right along the number's longer side
+    for ks in members:
         c = boxes[[keep[k] for k in ks], :2] + boxes[[keep[k] for k in ks], 2:] / 2
-        axis = 0 if np.ptp(c[:, 0]) >= np.ptp(c[:, 1]) else 1
-        numbers.append([ks[j] for j in np.argsort(c[:, axis], kind="stable")])
+        numbers.append([ks[j] for j in reading_order(c[:, 0], c[:, 1])])
     numbers.sort(key=lambda m: (boxes[keep[m[0]], 1], boxes[keep[m[0]], 0]))
     return boxes[keep], scores[keep], numbers
 

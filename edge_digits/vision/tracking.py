@@ -1,6 +1,9 @@
 """Follow digits from frame to frame so a reading does not flicker: boxes are matched by overlap, each track
 sums its class probabilities over time (decayed, a vote of its frames), and its label changes only when
-another label's vote beats it by a margin (hysteresis). One bad frame cannot flip a stable digit."""
+another label's vote beats it by a margin (hysteresis). One bad frame cannot flip a stable digit. The
+learned detector's links between digits vote the same way: each pair of tracks keeps a decayed share of
+the frames that linked it, a link holds from LINK_ON until it falls under LINK_OFF, and numbers are the
+groups of the held links; one frame that misses a link does not split "55" into "5" and "5"."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +13,9 @@ import numpy as np
 from edge_digits.core.boxes import iou_matrix, union
 from edge_digits.vision.numbers import group_numbers
 from edge_digits.vision.results import Digit, Number
+
+
+LINK_DECAY, LINK_ON, LINK_OFF = 0.8, 0.6, 0.4  # a new link starts held at LINK_ON: two frames without it end it
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Tracker:
         self.decay, self.margin, self.min_iou, self.max_missed = decay, margin, min_iou, max_missed
         self.tracks: list[Track] = []
         self.next_id = 0
+        self.links: dict[tuple[int, int], list] = {}  # (track id, track id) -> [vote, held]
 
     def update(self, digits: list[Digit], numbers: list[Number] | None = None) -> tuple[list[Digit], list[Number]]:
         """Smoothed digits (with track ids) and numbers for this frame's raw digits. With the frame's numbers
@@ -61,5 +68,36 @@ class Tracker:
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         if numbers is None:
             return out, group_numbers(out)
-        return out, [Number("".join(str(out[i].label) for i in n.digits), union([out[i].box for i in n.digits]),
-                            list(n.digits)) for n in numbers]
+        return out, self._numbers(out, numbers)
+
+    def _numbers(self, out: list[Digit], numbers: list[Number]) -> list[Number]:
+        """This frame's numbers from the voted links between its tracks."""
+        from edge_digits.vision.detector import connected, reading_order
+
+        ids = [d.track for d in out]
+        now = {tuple(sorted((ids[a], ids[b]))) for n in numbers for a, b in zip(n.digits, n.digits[1:])}
+        alive = {t.id for t in self.tracks}
+        self.links = {k: v for k, v in self.links.items() if k[0] in alive and k[1] in alive}  # tracks that ended
+        pos = {t: k for k, t in enumerate(ids)}
+        edges = []
+        for a in range(len(ids)):
+            for b in range(a + 1, len(ids)):
+                key = tuple(sorted((ids[a], ids[b])))
+                seen = key in now
+                v = self.links.get(key)
+                if v is None:
+                    if not seen:
+                        continue
+                    v = self.links[key] = [LINK_ON, True]
+                else:
+                    v[0] = LINK_DECAY * v[0] + (1 - LINK_DECAY) * float(seen)
+                    v[1] = v[0] >= (LINK_OFF if v[1] else LINK_ON)
+                if v[1]:
+                    edges.append((pos[key[0]], pos[key[1]]))
+        result = []
+        for m in connected(len(out), edges):
+            c = np.array([[d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2] for d in (out[i] for i in m)])
+            m = [m[k] for k in reading_order(c[:, 0], c[:, 1])]
+            result.append(Number("".join(str(out[i].label) for i in m), union([out[i].box for i in m]), m))
+        result.sort(key=lambda n: (n.box[1], n.box[0]))
+        return result

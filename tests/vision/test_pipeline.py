@@ -220,3 +220,24 @@ def test_faint_candidate_needs_more_confidence_and_replaces_what_it_covers(monke
     monkeypatch.setattr(vision, "find_digits", lambda frame: det)
     res = vision.read_frame(np.zeros((40, 40, 3), np.uint8), _Fixed(conf), min_confidence=0.3)
     assert sorted(det.boxes.index(d.box) for d in res.digits) == kept
+
+
+def test_tracker_votes_the_detector_links():
+    """A link the detector misses in one or two frames holds ("55" does not flicker into "5" "5"), a link
+    that stops for good ends, and a link seen in one frame only does not outlive two frames."""
+    tr = Tracker()
+    a, b = (100, 50, 20, 30), (125, 50, 20, 30)
+    N = vision.Number
+
+    def frame(linked: bool):
+        ds = [vision.Digit(a, 5, 0.9), vision.Digit(b, 5, 0.9)]
+        nums = [N("55", (100, 50, 45, 30), [0, 1])] if linked else [N("5", a, [0]), N("5", b, [1])]
+        return [n.text for n in tr.update(ds, nums)[1]]
+
+    seq = [True] * 5 + [False, False, True, False, True] + [False] * 6
+    got = [frame(s) for s in seq]
+    assert all(g == ["55"] for g in got[:10])  # the misses at frames 5, 6 and 8 are voted away
+    assert got[-1] == ["5", "5"]  # six frames without it: two numbers
+    tr = Tracker()  # frame() reads this one from now on
+    got = [frame(s) for s in [False, True, False, False, False]]
+    assert got[1] == ["55"] and got[-1] == ["5", "5"]
