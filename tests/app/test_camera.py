@@ -46,9 +46,7 @@ def _matched(boxes, labels, found):
     return ok
 
 
-@pytest.mark.parametrize("detector", ["rules", pytest.param("learned", marks=pytest.mark.xfail(
-    strict=True, reason="known shortfall (benchmarks/camera.md): the learned detector reads the digits but "
-                        "does not link this page's 55 into one number"))])
+@pytest.mark.parametrize("detector", ["rules", "learned"])
 def test_camera_headless_json_on_video(video, page, detector):
     path, frames = video
     r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--detector", detector])
