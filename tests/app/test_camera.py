@@ -145,6 +145,23 @@ def test_predict_photo_mnist_and_garbage(tmp_path, page, detector):
     assert r.stderr.count("error: ") == 4
 
 
+def test_predict_tiles_find_small_digits_in_a_big_photo(tmp_path, page):
+    """The page as a small note in a 2000x1500 photo: one pass sees its digits at a sixth of their size,
+    6-13 px tall; the tiles see them at 2x and 4x that."""
+    photo = np.full((1500, 2000, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
+    photo[500:980, 700:1340] = page.image
+    cv2.imwrite(str(tmp_path / "far.png"), photo)
+    boxes = page.boxes + np.array([700, 500, 0, 0])
+    got = {}
+    for flag in ("--no-tiles", "--tiles"):
+        r = cli.invoke(app, ["predict", "--json", flag, str(tmp_path / "far.png")])
+        assert r.exit_code == 0, r.output
+        rec = json.loads(r.stdout)
+        got[flag] = _matched(boxes, page.labels, rec["digits"])
+        assert {"digits", "numbers", "readings"} <= set(rec)
+    assert got["--tiles"] >= len(page.labels) - 1 and got["--tiles"] > got["--no-tiles"], got
+
+
 def test_predict_folder_and_glob(tmp_path, page):
     for k in range(2):
         cv2.imwrite(str(tmp_path / f"p{k}.png"), page.image)
