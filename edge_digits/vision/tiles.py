@@ -4,7 +4,8 @@ The net sees a frame letterboxed into 320x240, so a 4000x3000 phone photo is shr
 150 px tall arrives 12 px tall, at the edge of what the net finds. Here the frame is also cut into
 overlapping 320x240 tiles at 2x and 4x that scale (never past the frame's own pixels), each tile run
 through the same net, as SAHI (slicing-aided hyper inference) does for small objects. The net is fully
-convolutional, so a tile needs nothing new. What each tile finds is mapped back to the frame; a box the
+convolutional, so a tile needs nothing new; its peaks must clear a higher threshold (TILE_HEAT_T, tuned on
+dev pages: at full size paper grain and pen marks look more like small digits than at the net's scale). What each tile finds is mapped back to the frame; a box the
 tile's edge cuts is dropped (the whole pass or a neighbour tile holds that digit whole); then one box is
 kept of each set that overlaps (IoU > 0.5, best score first), a box lying mostly inside a box more than
 twice its size is dropped (a loop of an 8 that a tile took for a 0: digits do not sit inside digits),
@@ -107,7 +108,7 @@ def tiled_passes(detector, grey: np.ndarray, max_levels: int = MAX_LEVELS) -> li
                 tile = big[y0: y0 + ih, x0: x0 + iw]
                 th, tw = tile.shape[:2]
                 prob, geom = detector.maps(tile)
-                digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.heat_t, detector.link_t)
+                digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t)
                 if not digits:
                     continue
                 b = np.array([d[0] for d in digits], np.float32)

@@ -113,8 +113,8 @@ def _png_header(w, h):
 
 
 @pytest.mark.parametrize("detector", ["rules", pytest.param("learned", marks=pytest.mark.xfail(
-    strict=True, reason="known shortfall (benchmarks/camera.md): one large digit alone in a photo peaks under "
-                        "the learned detector's threshold; its training pages hold few such"))])
+    strict=True, reason="known shortfall (benchmarks/camera.md): one large thick digit alone in a photo is "
+                        "found as pieces of its stroke, not as one digit; its training pages hold few such"))])
 def test_predict_photo_mnist_and_garbage(tmp_path, page, detector):
     d = load_sample()
     seven = d.x_test[int(np.flatnonzero(d.y_test == 7)[0])]
