@@ -26,8 +26,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
                "(export/boxfit; runs on LiteRT whatever --runtime says).")
 TILES_HELP = ("Learned detector: also read each image in overlapping tiles at 2x and 4x the scale (small "
-              "digits in a big photo; about 10-35 net runs an image).")
-TILES_DEFAULT = False
+              "digits in a big photo; about 10-35 net runs an image); --no-tiles reads it in one pass, as the camera does.")
+TILES_DEFAULT = True  # predict: still photos can afford the tiles (benchmarks/camera.md: more found, read right)
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "

@@ -41,7 +41,7 @@ RECIPES: dict[Arch, Recipe] = {
     # writers) and the crops the learned detector cuts out of 8000 generated photo pages of those training
     # digits (x2), some of them no whole digit (training.camera_data): see benchmarks/camera.md.
     Arch.edge_cam: Recipe(Optimizer.adam, 3e-3, 40, 128, True, cosine=True, ema=True, camera_pages=8000,
-                          camera_repeat=2, usps_repeat=2),
+                          camera_repeat=1, usps_repeat=3),
 }
 
 
