@@ -9,15 +9,18 @@ from pathlib import Path
 from edge_digits.runtime.manifest import read_manifest
 
 
-CAM = (", on MNIST plus {:,} digits as the camera pipeline cuts them out of photo-like pages of MNIST training "
-       "digits (`edge_digits/camera_data.py`)")
+CAM = (", on MNIST{} plus {:,} digits as the camera pipeline cuts them out of photo-like pages of those "
+       "training digits (`edge_digits/camera_data.py`)")
+USPS = (". The USPS test digits ({:.2%} read right) were never trained on")
 NOT = (", and {:,} candidates from those pages that are no whole digit (pieces, neighbours taken together, specks), "
        "trained to give no opinion (a uniform output)")
 
 
 def cam_text(tr: dict) -> str:
     n_not = tr.get("camera_not_digits", 0)
-    return CAM.format(tr["camera_crops"] - n_not) + (NOT.format(n_not) if n_not else "")
+    usps = f" and the {tr['usps_train_digits']:,} USPS training digits," if tr.get("usps_train_digits") else ""
+    return (CAM.format(usps, tr["camera_crops"] - n_not) + (NOT.format(n_not) if n_not else "")
+            + (USPS.format(tr["usps_test_accuracy"]) if "usps_test_accuracy" in tr else ""))
 
 
 def main(folder):

@@ -105,7 +105,8 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         "parameters": int(src.model.count_params()),
         "flops_per_digit": src.metrics.get("flops_per_digit"),
         "training": {k: src.metrics.get(k) for k in ("accuracy", "loss", "epochs_run", "train_seconds", "seed",
-                                                      "optimizer", "camera_crops", "camera_not_digits") if k in src.metrics},
+                                                      "optimizer", "camera_crops", "camera_not_digits", "usps_train_digits",
+                                                      "usps_test_accuracy") if k in src.metrics},
         "git_commit": provenance.git_commit(), "versions": provenance.library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
