@@ -17,7 +17,7 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
             results.append({"path": label, "error": f"{label}: no such file, folder or matching glob"})
             continue
         try:
-            img = images.read_image(path, max_pixels)
+            img = images.read_image(path, max_pixels, grey=detector is not None)  # the learned path reads grey
         except EdgeDigitsError as e:
             results.append({"path": label, "error": str(e)})
             continue

@@ -186,14 +186,20 @@ class LearnedDetector:
 
     def find(self, grey: np.ndarray, keep_maps: bool = False) -> Found:
         H, W = grey.shape[:2]
-        prob, geom = self.maps(grey)
+        pyr, base = None, grey
+        if self.tiles:  # still photos: also overlapping tiles at 2x and 4x (vision.tiles), one pyramid for all
+            from edge_digits.vision.tiles import levels, pyramid
+
+            pyr = pyramid(grey, levels((W, H), self.in_size))
+            base = pyr[min(pyr)] if pyr else grey  # the whole pass letterboxes the smallest level, not the frame
+        prob, geom = self.maps(base)
         digits, numbers = decode(prob, geom, (W, H), self.in_size, self.heat_t, self.link_t)
         boxes = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
         scores = np.array([s for _, s in digits], np.float32)
-        if self.tiles:  # still photos: also overlapping tiles at 2x and 4x (vision.tiles)
+        if self.tiles:
             from edge_digits.vision.tiles import merge, tiled_passes
 
-            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey))
+            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey, pyr))
         cut = ((boxes[:, 0] <= EDGE) | (boxes[:, 1] <= EDGE) | (boxes[:, 0] + boxes[:, 2] >= W - EDGE)
                | (boxes[:, 1] + boxes[:, 3] >= H - EDGE))
         if cut.any():

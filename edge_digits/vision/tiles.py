@@ -90,18 +90,34 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: fl
     return boxes[keep], scores[keep], numbers
 
 
-def tiled_passes(detector, grey: np.ndarray, max_levels: int = MAX_LEVELS) -> list:
-    """(boxes, scores, numbers) in frame px of each tile of each tiled level (see levels)."""
+def pyramid(grey: np.ndarray, scales: list[float]) -> dict[float, np.ndarray]:
+    """The frame at each scale (<= 1), each made from the next larger one: one pass over a 12 MP frame,
+    not one a level (area averaging over two steps is averaging over one)."""
     import cv2
 
+    H, W = grey.shape[:2]
+    out, prev = {}, grey
+    for s in sorted(scales, reverse=True):
+        if s >= 1.0:
+            out[s] = grey
+            continue
+        size = (max(1, round(W * s)), max(1, round(H * s)))
+        prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA) if size != prev.shape[1::-1] else prev
+        out[s] = prev
+    return out
+
+
+def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None = None) -> list:
+    """(boxes, scores, numbers) in frame px of each tile of each tiled level (see levels); pyr: the
+    frame at those levels (pyramid), made here when not given."""
     from edge_digits.vision.detector import decode
 
     H, W = grey.shape[:2]
     iw, ih = detector.in_size
+    pyr = pyr if pyr is not None else pyramid(grey, levels((W, H), (iw, ih)))
     out = []
-    for s in levels((W, H), (iw, ih), max_levels):
-        big = cv2.resize(grey, (max(1, round(W * s)), max(1, round(H * s))),
-                         interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR) if s < 1 else grey
+    for s in sorted(pyr):
+        big = pyr[s]
         bh, bw = big.shape[:2]
         for y0 in tile_grid(bh, ih):
             for x0 in tile_grid(bw, iw):
