@@ -191,9 +191,10 @@ def report_md(doc: dict) -> str:
               "| reader | recall | precision | read right | numbers read whole | pages exact |", "|---|---|---|---|---|---|"]
         for r, rep in s["readers"].items():
             o = rep["overall"]
-            ci = lambda m: f"{pct(m)} ({100 * m['ci'][0]:.1f}-{100 * m['ci'][1]:.1f})"  # noqa: E731
+            ci = lambda m: f"{pct(m)} ({100 * m['ci'][0]:.1f}-{100 * m['ci'][1]:.1f})" if m["n"] else "-"  # noqa: E731
+            exact = pct(o["pages_exact"]) if s["numbers"] else "-"  # pages with no numbers scored: no exact page
             L.append(f"| {r} | {ci(o['recall'])} | {ci(o['precision'])} | {ci(o['read_right'])} | "
-                     f"{ci(o['numbers_whole'])} | {pct(o['pages_exact'])} |")
+                     f"{ci(o['numbers_whole'])} | {exact} |")
         L += ["", "Recall / precision / read right / numbers whole per condition value (" + " | ".join(s["readers"]) + "):", ""]
         names = list(s["readers"])
         L += ["| condition | value | pages | digits | " + " | ".join(f"{r} R/P/RR/N" for r in names) + " |",
