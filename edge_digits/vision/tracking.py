@@ -80,20 +80,17 @@ class Tracker:
         self.links = {k: v for k, v in self.links.items() if k[0] in alive and k[1] in alive}  # tracks that ended
         pos = {t: k for k, t in enumerate(ids)}
         edges = []
-        for a in range(len(ids)):
-            for b in range(a + 1, len(ids)):
-                key = tuple(sorted((ids[a], ids[b])))
-                seen = key in now
-                v = self.links.get(key)
-                if v is None:
-                    if not seen:
-                        continue
-                    v = self.links[key] = [LINK_ON, True]
-                else:
-                    v[0] = LINK_DECAY * v[0] + (1 - LINK_DECAY) * float(seen)
-                    v[1] = v[0] >= (LINK_OFF if v[1] else LINK_ON)
-                if v[1]:
-                    edges.append((pos[key[0]], pos[key[1]]))
+        # the pairs linked now, and the pairs with a vote whose tracks are both in this frame
+        for key in now | {k for k in self.links if k[0] in pos and k[1] in pos}:
+            seen = key in now
+            v = self.links.get(key)
+            if v is None:
+                v = self.links[key] = [LINK_ON, True]
+            else:
+                v[0] = LINK_DECAY * v[0] + (1 - LINK_DECAY) * float(seen)
+                v[1] = v[0] >= (LINK_OFF if v[1] else LINK_ON)
+            if v[1]:
+                edges.append((pos[key[0]], pos[key[1]]))
         result = []
         for m in connected(len(out), edges):
             c = np.array([[d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2] for d in (out[i] for i in m)])

@@ -118,27 +118,23 @@ def test_threads_bounded(tmp_path, threads, message):
     assert time.perf_counter() - t < 20
 
 
-def test_keras_model_with_another_input_shape_names_the_model(tmp_path):
-    pytest.importorskip("tensorflow")
+def _evaluate_keras(path, in_shape, outputs):
+    """`evaluate --dataset sample` of a tiny untrained Keras model of this input shape and output size."""
     import keras
 
-    m = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    p = tmp_path / "odd.keras"
-    m.save(p)
-    r = cli.invoke(app, ["evaluate", str(p), "--dataset", "sample"])
+    keras.Sequential([keras.Input(in_shape), keras.layers.Flatten(), keras.layers.Dense(outputs)]).save(path)
+    return cli.invoke(app, ["evaluate", str(path), "--dataset", "sample"])
+
+
+def test_keras_model_with_another_input_shape_names_the_model(tmp_path):
+    pytest.importorskip("tensorflow")
+    r = _evaluate_keras(tmp_path / "odd.keras", (32, 32, 3), 10)
     assert r.exit_code == 2 and "odd.keras" in r.stderr and "input shape" in r.stderr, r.output
-    m = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
-    m.save(p)
-    r = cli.invoke(app, ["evaluate", str(p), "--dataset", "sample"])
+    r = _evaluate_keras(tmp_path / "odd.keras", (28, 28, 1), 5)
     assert r.exit_code == 2 and "output shape" in r.stderr, r.output
 
 
 def test_evaluate_8x8_model_needs_sklearn_digits(tmp_path):
     pytest.importorskip("tensorflow")
-    import keras
-
-    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    p = tmp_path / "d8.keras"
-    m.save(p)
-    r = cli.invoke(app, ["evaluate", str(p), "--dataset", "sample"])
+    r = _evaluate_keras(tmp_path / "d8.keras", (8, 8, 1), 10)
     assert r.exit_code == 2 and "--dataset sklearn-digits" in r.stderr, r.output
