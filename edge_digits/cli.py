@@ -28,6 +28,8 @@ BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit 
 TILES_HELP = ("Learned detector: also read each image in overlapping tiles at 2x and 4x the scale (small "
               "digits in a big photo; about 10-35 net runs an image); --no-tiles reads it in one pass, as the camera does.")
 TILES_DEFAULT = True  # predict: still photos can afford the tiles (benchmarks/camera.md: more found, read right)
+CAMERA_TILES_HELP = ("Learned detector: also read each frame in overlapping tiles at 2x and 4x the scale: more "
+                     "small digits (a page far from the camera) at several times the cost a frame.")
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
@@ -229,6 +231,7 @@ def camera(
     detector_model: Annotated[Optional[Path], typer.Option(
         help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
+    tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help=CAMERA_TILES_HELP)] = False,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     realtime: Annotated[Optional[bool], typer.Option(
         "--realtime/--as-fast-as-possible",
@@ -254,7 +257,7 @@ def camera(
             cam.check_record(record)
         src = Source(source)
         runner = runtimes.load(model, runtime, threads, strict=strict, default=camera_model())
-        finder, fitter = _detector(detector, detector_model, box_fit)
+        finder, fitter = _detector(detector, detector_model, box_fit, tiles)
         _opencv_threads(runtime, threads)
         summary = cam.run(src, runner, headless=headless, json_out=json_out, record=record,
                           min_confidence=min_confidence, max_frames=max_frames, smooth=smooth, boxfit=fitter,

@@ -11,7 +11,8 @@ And a check on pages of another generator:
   synth  300 pages of the old generator (data.synth, MNIST test digits, seed 90210), digits only.
 Readers, all with the shipped int8 models on LiteRT, one thread:
   learned  camera's default: the learned detector (export/detector) + the camera classifier (export/camera)
-  tiles    predict's default: the same, each page also read in overlapping tiles at 2x scale (vision/tiles)
+  tiles    predict's default (camera --tiles): the same, each page also read in overlapping tiles at 2x
+           and 4x the scale (vision/tiles)
   rules    --detector rules: the hand-tuned detector and box fit (vision/rules) + the same classifier
   otsu     the ten-line Otsu-and-contours pipeline (vision/otsu) + the MNIST model (export/), as its
            app reads; numbers by a gap rule
@@ -181,7 +182,7 @@ def report_md(doc: dict) -> str:
          "detector's thresholds were tuned on. **bench**: MNIST test and USPS test digits, pages nothing was tuned",
          "or trained on; quote these. The detector and classifier trained on pages of MNIST train[:50000] and",
          "USPS train[:6000] only. Readers: **learned** (`camera`'s default: `export/detector` + `export/camera`),",
-         "**tiles** (`predict`'s default: the same, also over overlapping tiles at 2x the scale, `vision/tiles.py`),",
+         "**tiles** (`predict`'s default, `camera --tiles`: the same, also over overlapping tiles at 2x the scale, `vision/tiles.py`),",
          "**rules** (`--detector rules`: the hand-tuned detector with the box fit + `export/camera`), **otsu**",
          "(Otsu threshold and contours + the MNIST model, numbers by a gap rule). **synth**: 300 pages of the old",
          "generator (`data.synth`, MNIST test digits, seed 90210), the rules detector's home ground, as a check on",
@@ -221,6 +222,10 @@ def report_md(doc: dict) -> str:
               "| pass | frames/s | p50 ms | p99 ms |", "|---|---|---|---|"]
         for i, r in enumerate(sp["passes"]):
             L.append(f"| {i + 1} | {r['fps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+        if doc.get("speed_tiles"):
+            t = doc["speed_tiles"]["best"]
+            L += ["", f"The tiles reader (`camera --tiles`, `predict`'s default) on the same frames: {t['fps']:.0f} frames/s, "
+                  f"p50 {t['p50_ms']:.2f} ms, p99 {t['p99_ms']:.2f} ms (one pass)."]
         if doc.get("photo"):
             p = doc["photo"]
             L += ["", f"A {p['size']} JPEG phone photo through `predict` (decode, detect, read): best {p['best_ms']:.0f} ms, "
@@ -305,6 +310,8 @@ def main() -> None:
             dev_pages = pages
     if not a.no_speed and "learned" in fns:
         doc["speed"] = speed(dev_pages or pages, fns["learned"], a.passes)
+        if "tiles" in fns:  # what `camera --tiles` costs a frame (a 640x480 frame: one level of 9 tiles at 2x)
+            doc["speed_tiles"] = speed(dev_pages or pages, fns["tiles"], 1)
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:

@@ -40,10 +40,10 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "exp" / "training_metrics.json").read_text()) == m
     assert (tmp_path / "exp" / "curves.png").is_file()
     assert not [f.name for f in (tmp_path / "exp").iterdir() if f.name.startswith(".")]
-    from edge_digits.vision.detector import load_detector
+    from edge_digits.vision.detector import IN_H, IN_W, load_detector
 
     d = load_detector(tmp_path / "exp" / "detector_int8.tflite")
-    assert d.in_size == (320, 240)
+    assert d.in_size == (IN_W, IN_H)
 
 
 def test_training_crops_keep_inputs_and_targets_aligned():
@@ -71,3 +71,18 @@ def test_training_crops_keep_inputs_and_targets_aligned():
         assert np.array_equal(X[i, r * STRIDE: r * STRIDE + CROP_H, c * STRIDE: c * STRIDE + CROP_W], xc)
     with_digit = sum(bool((yc[..., 0] >= 0.999).any()) for yc in yb)
     assert with_digit >= 0.6 * len(yb)  # NEAR_DIGIT (75%) of the crops are centred near a digit
+
+
+def test_the_detector_net_gives_quarter_resolution_maps_at_any_multiple_of_8():
+    """The net answers on a grid of STRIDE input px at its input size and at sizes that are not multiples
+    of its coarsest stride (32): the training windows, and frames of other shapes."""
+    from edge_digits.training.detector_model import build_detector, model_stats
+    from edge_digits.vision.detector import IN_H, IN_W, STRIDE
+
+    model = build_detector((None, None, 1))
+    for h, w in ((IN_H, IN_W), (160, 224), (120, 168), (16, 24)):
+        out = model(np.zeros((1, h, w, 1), np.float32))
+        assert tuple(out["prob"].shape) == (1, h // STRIDE, w // STRIDE, 2)
+        assert tuple(out["geom"].shape) == (1, h // STRIDE, w // STRIDE, 4)
+    stats = model_stats(build_detector((IN_H, IN_W, 1)))
+    assert stats["params"] < 100_000 and stats["macs"] < 80e6  # an int8 file far under the 300 KB goal
