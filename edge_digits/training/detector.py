@@ -24,7 +24,7 @@ import numpy as np
 from edge_digits.config import EdgeDigitsError, TrainConfig
 from edge_digits.core import files, provenance
 from edge_digits.core.quiet import import_tensorflow
-from edge_digits.vision.detector import IN_H, IN_W, decode, to_input
+from edge_digits.vision.detector import IN_H, IN_W, STRIDE, decode, to_input
 
 PAGES, EPOCHS, BATCH, LR, WARM = 8000, 8, 16, 3e-3, 150  # the recipe: 8,000 steps, under 30 min on 2 cores
 # Most steps train on crops of the samples (CenterNet trains on crops too): a step costs what its pixels
@@ -118,49 +118,36 @@ def _pages(seeds):
     return [make_page(_W["bank"], np.random.default_rng(s)) for s in seeds]
 
 
-def _pool_map(fn, sets, seeds: list[int], workers: int, chunk: int = 50):
-    """fn over chunks of page seeds in `workers` processes (each with its own digit bank)."""
+def _pool_chunks(fn, sets, seeds: list[int], workers: int, chunk: int = 50):
+    """fn over chunks of page seeds in `workers` processes (each with its own digit bank), yielded in
+    seed order as they come, so a caller can keep each chunk's result without holding all of them."""
     from multiprocessing import get_context
 
     chunks = [seeds[i: i + chunk] for i in range(0, len(seeds), chunk)]
     if workers <= 1:
         _init(sets)
-        return [fn(c) for c in chunks]
+        yield from (fn(c) for c in chunks)
+        return
     with get_context("spawn").Pool(workers, initializer=_init, initargs=(sets,)) as pool:
-        return pool.map(fn, chunks)
+        yield from pool.imap(fn, chunks)
 
 
-def _sample_arrays(sets, seeds: list[int], workers: int, chunk: int = 50):
+def _sample_arrays(sets, seeds: list[int], workers: int):
     """The training samples of these page seeds (two a page) in arrays filled as the chunks come: the
     samples of 8,000 pages take 2.6 GB, and joining lists of chunks needed twice that at its peak."""
-    from multiprocessing import get_context
-
-    from edge_digits.vision.detector import STRIDE
-
     n = 2 * len(seeds)
     X = np.empty((n, IN_H, IN_W), np.uint8)
     Y = np.empty((n, IN_H // STRIDE, IN_W // STRIDE, 9), np.float16)
-    chunks = [seeds[i: i + chunk] for i in range(0, len(seeds), chunk)]
     pos = 0
-
-    def fill(parts):
-        nonlocal pos
-        for x, y in parts:
-            X[pos: pos + len(x)], Y[pos: pos + len(y)] = x, y
-            pos += len(x)
-
-    if workers <= 1:
-        _init(sets)
-        fill(_samples(c) for c in chunks)
-    else:
-        with get_context("spawn").Pool(workers, initializer=_init, initargs=(sets,)) as pool:
-            fill(pool.imap(_samples, chunks))
+    for x, y in _pool_chunks(_samples, sets, seeds, workers):
+        X[pos: pos + len(x)], Y[pos: pos + len(y)] = x, y
+        pos += len(x)
     return X[:pos], Y[:pos]
 
 
 def generate_pages(sets, seeds: list[int], workers: int = 2) -> list:
     """The pages of these seeds from these digit pools (split_sets), made in `workers` processes."""
-    return [p for chunk in _pool_map(_pages, sets, seeds, workers) for p in chunk]
+    return [p for chunk in _pool_chunks(_pages, sets, seeds, workers) for p in chunk]
 
 
 def crop_batch(X: np.ndarray, Y: np.ndarray, idx: np.ndarray, positives: list[np.ndarray],
@@ -168,8 +155,6 @@ def crop_batch(X: np.ndarray, Y: np.ndarray, idx: np.ndarray, positives: list[np
     """CROP_H x CROP_W windows of the samples idx (net inputs X, targets Y at 1/STRIDE), each centred near
     one of its digits (positives[i]: the (row, col) cells of sample i's peaks) with NEAR_DIGIT probability,
     else anywhere; window corners on the target grid, so input and targets stay aligned."""
-    from edge_digits.vision.detector import STRIDE
-
     ch, cw = crop[0] // STRIDE, crop[1] // STRIDE
     hh, ww = Y.shape[1:3]
     xs, ys = [], []

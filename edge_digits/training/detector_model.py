@@ -44,8 +44,8 @@ class UpTo(layers.Layer):
 
     def call(self, small, big):
         h, w = ops.shape(small)[1], ops.shape(small)[2]
-        if self.factor != 2 and small.shape[-1] == 1:
-            # the paper level (one channel, x4): the same nearest upsampling as a transposed convolution
+        if small.shape[-1] == 1:
+            # one channel (the paper level, x4): the same nearest upsampling as a transposed convolution
             # with a kernel of ones, which int8 LiteRT runs in 0.45 ms a frame against 0.8 for the resize
             f = self.factor
             up = ops.conv_transpose(small, ops.ones((f, f, 1, 1), small.dtype), strides=f, padding="valid")
