@@ -31,7 +31,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 # Train `edge` on full MNIST and export every format into export/; the learned detector on generated pages of
-# MNIST and USPS training digits into export/detector/; then `edge-cam` (the same net as edge, also trained on
+# MNIST and USPS training digits into export/detector/; then `edge-cam` (edge with more multiply-adds, trained on
 # USPS and on the detector's crops of generated pages) into export/camera/, and the rules detector's box-fit
 # net into export/boxfit/. Needs MNIST and USPS: DATA=path/to/mnist.npz USPS=path/to/usps.npz (~70 min on 2 cores).
 models: setup

@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_digits.app import window as windows
 from edge_digits.app.overlay import debug_view, draw
-from edge_digits.app.sources import MAX_BAD_READS, Source
+from edge_digits.app.sources import Source
 from edge_digits.config import EdgeDigitsError
 from edge_digits.core import files
 from edge_digits.core.signals import interrupts_deferred
@@ -152,30 +152,10 @@ def run(source: Source, runner, *, headless: bool = False, json_out: bool = Fals
     win = windows.Window() if show else None
     snaps = windows.Snapshots(snapshot_dir)
     tracker = Tracker() if smooth and source.files is None else None
-    s, bad_run, fps = Summary(), 0, 0.0
+    s, fps = Summary(), 0.0
     start = due = time.perf_counter()
     try:
-        while max_frames is None or s.frames < max_frames:
-            t0 = time.perf_counter()
-            status, frame, name = source.read()
-            t_cap = (time.perf_counter() - t0) * 1e3
-            if status == "end":
-                if name:
-                    print(f"note: {source.spec}: {name}; stopped there", file=err)
-                break
-            if status == "bad":
-                s.skipped += 1
-                s.unreadable += source.files is not None
-                bad_run += 1
-                print(f"skipped: {name}", file=err)
-                if source.live and bad_run >= MAX_BAD_READS:
-                    if not source.reconnect(err):
-                        print(f"error: {source.spec}: source lost and did not come back", file=err)
-                        s.lost = True
-                        break
-                    bad_run = 0
-                continue
-            bad_run = 0
+        for frame, name, t_cap in source.frames(s, err, max_frames):
             res = vision.read_frame(frame, runner, min_confidence=min_confidence, debug=bool(win and win.debug),
                                     boxfit=boxfit, detector=detector)
             if tracker:

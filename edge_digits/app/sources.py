@@ -125,6 +125,37 @@ class Source:
                 self.cap.set(cv2.CAP_PROP_POS_FRAMES, target)
         return "bad", None, "empty or unreadable frame"
 
+    def frames(self, counts, err=None, max_frames: int | None = None):
+        """The reading half of the frame loop, shared by `camera` (app.camera.run) and the bench's pipeline row:
+        yields (frame, name, capture ms) until the source ends or max_frames were yielded. A bad read is
+        skipped and counted (counts.skipped, and counts.unreadable for image files) and said on err; a live
+        source that fails MAX_BAD_READS times in a row is reconnected, or counts.lost is set and it ends."""
+        n, bad_run = 0, 0
+        while max_frames is None or n < max_frames:
+            t0 = time.perf_counter()
+            status, frame, name = self.read()
+            ms = (time.perf_counter() - t0) * 1e3
+            if status == "end":
+                if name and err:
+                    print(f"note: {self.spec}: {name}; stopped there", file=err)
+                return
+            if status == "bad":
+                counts.skipped += 1
+                counts.unreadable += self.files is not None
+                bad_run += 1
+                if err:
+                    print(f"skipped: {name}", file=err)
+                if self.live and bad_run >= MAX_BAD_READS:
+                    if not self.reconnect(err):
+                        print(f"error: {self.spec}: source lost and did not come back", file=err or sys.stderr)
+                        counts.lost = True
+                        return
+                    bad_run = 0
+                continue
+            bad_run = 0
+            n += 1
+            yield frame, name, ms
+
     def close(self) -> None:
         if self.cap is not None:
             self.cap.release()

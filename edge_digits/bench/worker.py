@@ -15,6 +15,7 @@ import resource
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 import numpy as np
@@ -238,23 +239,17 @@ def run_pipeline(job: dict) -> dict:
     finder = load_detector(threads=job["threads"])  # the learned detector, as `edge-digits camera` runs by default
     src = sources.Source(video)
     stages = {k: [] for k in ("decode", "detect", "normalize", "classify", "draw", "total")}
-    digits, blobs, frames, bad, fps, shape = 0, 0, 0, 0, 0.0, None
+    digits, blobs, frames, fps, shape = 0, 0, 0, 0.0, None
+    counts = types.SimpleNamespace(skipped=0, unreadable=0, lost=False)
     try:
-        while job.get("max_frames") is None or frames < job["max_frames"]:
-            t0 = time.perf_counter_ns()
-            status, frame, _ = src.read()
-            t1 = time.perf_counter_ns()
-            if status == "end":
-                break
-            if status == "bad":
-                bad += 1
-                continue
-            res = vision.read_frame(frame, runner, detector=finder)
+        for frame, _, decode_ms in src.frames(counts, max_frames=job.get("max_frames")):
             t2 = time.perf_counter_ns()
-            ms = {"decode": (t1 - t0) / 1e6, **res.ms}
-            overlay.draw(frame, res, fps, ms)
+            res = vision.read_frame(frame, runner, detector=finder)
             t3 = time.perf_counter_ns()
-            ms.update(draw=(t3 - t2) / 1e6, total=(t3 - t0) / 1e6)
+            ms = {"decode": decode_ms, **res.ms}
+            overlay.draw(frame, res, fps, ms)
+            ms.update(draw=(time.perf_counter_ns() - t3) / 1e6)
+            ms["total"] = decode_ms + (time.perf_counter_ns() - t2) / 1e6
             fps = 1e3 / ms["total"]
             frames += 1
             digits += len(res.digits)
@@ -274,7 +269,7 @@ def run_pipeline(job: dict) -> dict:
                      "mean_ms": float(a.mean()), "std_ms": float(a.std()), "first_ms": float(v[0])})
     total = np.asarray(stages["total"][1:])
     return {"status": "ok", "video": job["video"], "model": job["model"], "runtime": runner.runtime.value,
-            "threads": job["threads"], "frames": frames, "bad_frames": bad, "digits_per_frame": digits / frames,
+            "threads": job["threads"], "frames": frames, "bad_frames": counts.skipped, "digits_per_frame": digits / frames,
             "classified_per_frame": blobs / frames,
             "fps": float(1e3 / total.mean()), "stages": rows, "peak_rss_mb": peak_rss_mb(),
             "frame_hw": shape}

@@ -18,6 +18,10 @@ from edge_digits.vision.normalize import normalize_crop
 GROW = 0.12  # box growth per side, share of the larger side (plus 2 px)
 MAX_SIDE = 96  # crops are worked at most this big
 BG_SIDE = 40  # the paper estimate is computed with the crop's longer side scaled to this
+# the ink box may reach this share of the net's box beyond it on each side, no further: a neighbour's stroke
+# that touches the digit is one ink component with it and would widen the box (on 500 dev pages, recall
+# 72.2% unclipped, 73.4% clipped at 0.1; 0.0, 0.05, 0.2 and 0.3 were worse on 200 of them)
+SNAP_REACH = 0.1
 
 
 def _odd(k: float) -> int:
@@ -27,7 +31,8 @@ def _odd(k: float) -> int:
 def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False):
     """Grey uint8 frame + box (x, y, w, h, source px) -> uint8 ink-high crop of the grown box. With
     return_box: (crop, ink box) where the ink box is the bounding box (source px) of the kept ink, the
-    detector's box snapped to the digit (the box itself where no ink was kept)."""
+    detector's box snapped to the digit, reaching at most SNAP_REACH beyond it (the box itself where no ink
+    was kept)."""
     H, W = grey.shape[:2]
     x, y, w, h = [float(v) for v in box[:4]]
     m = grow * max(w, h) + 2
@@ -90,7 +95,10 @@ def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False
         iy = max(0.0, min(ib[1] + ib[3], fb[1] + fb[3]) - max(ib[1], fb[1]))
         inter = ix * iy
         if inter / (ib[2] * ib[3] + fb[2] * fb[3] - inter + 1e-9) >= 0.3:
-            fb = ib
+            gx, gy = SNAP_REACH * fb[2], SNAP_REACH * fb[3]
+            a0, b0 = max(ib[0], fb[0] - gx), max(ib[1], fb[1] - gy)
+            a1, b1 = min(ib[0] + ib[2], fb[0] + fb[2] + gx), min(ib[1] + ib[3], fb[1] + fb[3] + gy)
+            fb = np.array([a0, b0, a1 - a0, b1 - b0])
     return out, fb
 
 

@@ -237,8 +237,8 @@ def test_camera_lost_mid_stream_reconnects_then_exits_cleanly(video, monkeypatch
 
     out, err = io.StringIO(), io.StringIO()
     s = camera.run(src, runtimes.load(threads=1), headless=True, json_out=True, out=out, err=err)
-    assert s.lost and s.frames == 4 and s.skipped == camera.MAX_BAD_READS
-    from edge_digits.app.sources import RECONNECT_TRIES
+    from edge_digits.app.sources import MAX_BAD_READS, RECONNECT_TRIES
+    assert s.lost and s.frames == 4 and s.skipped == MAX_BAD_READS
     assert err.getvalue().count("reconnecting") == RECONNECT_TRIES
     assert "frames 4" in err.getvalue() and len(out.getvalue().splitlines()) == 4
 

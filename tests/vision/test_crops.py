@@ -32,3 +32,13 @@ def test_batch_shape():
     assert classifier_batch(img, np.zeros((0, 4))).shape == (0, 28, 28)
     b = classifier_batch(img, np.array([[28, 18, 34, 52]], np.float32))
     assert b.shape == (1, 28, 28) and b.dtype == np.uint8 and b.max() > 200
+
+
+def test_a_touching_neighbour_does_not_widen_the_snapped_box():
+    img = np.full((120, 240), 225, np.uint8)
+    _seven(img, 60, 30, 40, 30)
+    cv2.line(img, (86, 60), (122, 60), 30, 5)  # a neighbour's stroke crossing the 7, 16 px past its box
+    box = (58, 28, 48, 70)
+    _, snapped = ink_crop(img, box, return_box=True)
+    assert snapped[0] + snapped[2] <= 58 + 48 + 5  # one ink component with the 7, but the box stays near the 7
+    assert snapped[0] >= 58 - 5 and snapped[2] >= 40

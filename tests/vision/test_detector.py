@@ -50,6 +50,21 @@ def test_numbers_read_left_to_right():
     assert xs == sorted(xs) and len(numbers) == 1
 
 
+def test_a_link_survives_one_dip_along_it_but_not_two():
+    boxes = np.array([[100, 100, 30, 40], [140, 100, 30, 40]], float)
+    prob, geom = perfect_maps(encode_targets(boxes, [[0, 1]], np.zeros((0, 4)), (320, 240), (320, 240)))
+    (cx0, cy), cx1 = [c / det.STRIDE for c in (115, 120)], 155 / det.STRIDE
+    xs = [int(np.rint(cx0 + f * (cx1 - cx0))) for f in det.LINK_SAMPLES]
+    row = int(np.rint(cy))
+    prob[row, :, 1] = np.where(np.isin(np.arange(prob.shape[1]), xs), 0.9, prob[row, :, 1])
+    one = prob.copy()
+    one[row, xs[2], 1] = 0.0  # a dip under one sample (a gap in the stroke of the map)
+    assert len(det.decode(one, geom, (320, 240))[1]) == 1
+    two = one.copy()
+    two[row, xs[3], 1] = 0.0
+    assert len(det.decode(two, geom, (320, 240))[1]) == 2
+
+
 class _Net:
     """A stand-in detector net that returns the perfect maps of given boxes and numbers."""
 
