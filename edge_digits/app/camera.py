@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_digits.app import window as windows
 from edge_digits.app.overlay import debug_view, draw
-from edge_digits.app.sources import Source
+from edge_digits.app.sources import ReadCounts, Source
 from edge_digits.config import EdgeDigitsError
 from edge_digits.core import files
 from edge_digits.core.signals import interrupts_deferred
@@ -106,14 +106,11 @@ def frame_line(index: int, name: str | None, res) -> str:
 
 
 @dataclass
-class Summary:
+class Summary(ReadCounts):  # skipped; unreadable image files (exit 1, like predict); lost: a live source gone
     frames: int = 0
-    skipped: int = 0
     wall_s: float = 0.0
     process_ms: Window = field(default_factory=Window)  # detect + normalize + classify (+ fit), per frame
     capture_ms: Window = field(default_factory=Window)
-    lost: bool = False  # a live source disconnected and did not come back
-    unreadable: int = 0  # image files that could not be read (exit 1, like predict)
     interrupted: bool = False  # Ctrl-C or SIGTERM (exit 130)
 
     def text(self) -> str:

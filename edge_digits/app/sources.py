@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,14 @@ from edge_digits.core.quiet import quiet_opencv
 RECONNECT_TRIES = 3
 MAX_BAD_READS = 5  # in a row, from a live source, before we call it a disconnect
 MAX_BAD_FILE_READS = 50  # in a row, from a video file, before we call the rest of it unreadable
+
+
+@dataclass
+class ReadCounts:
+    """What Source.frames counts as it reads (app.camera.Summary adds the camera's own figures)."""
+    skipped: int = 0
+    unreadable: int = 0
+    lost: bool = False
 
 
 def open_cameras(max_index: int = 8) -> list[int]:
@@ -125,7 +134,7 @@ class Source:
                 self.cap.set(cv2.CAP_PROP_POS_FRAMES, target)
         return "bad", None, "empty or unreadable frame"
 
-    def frames(self, counts, err=None, max_frames: int | None = None):
+    def frames(self, counts: ReadCounts, err=None, max_frames: int | None = None):
         """The reading half of the frame loop, shared by `camera` (app.camera.run) and the bench's pipeline row:
         yields (frame, name, capture ms) until the source ends or max_frames were yielded. A bad read is
         skipped and counted (counts.skipped, and counts.unreadable for image files) and said on err; a live

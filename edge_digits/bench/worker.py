@@ -15,7 +15,6 @@ import resource
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
 
 import numpy as np
@@ -240,7 +239,7 @@ def run_pipeline(job: dict) -> dict:
     src = sources.Source(video)
     stages = {k: [] for k in ("decode", "detect", "normalize", "classify", "draw", "total")}
     digits, blobs, frames, fps, shape = 0, 0, 0, 0.0, None
-    counts = types.SimpleNamespace(skipped=0, unreadable=0, lost=False)
+    counts = sources.ReadCounts()
     try:
         for frame, _, decode_ms in src.frames(counts, max_frames=job.get("max_frames")):
             t2 = time.perf_counter_ns()
