@@ -2,7 +2,7 @@
 what an edge device needs by default into edge_digits/models/ (where config.models_dir() and sample_path()
 look first). Copied: export/manifest.json with export's .tflite and .onnx files (int8 and fp32: bench
 compares them), every export/<sub>/*_int8.tflite with that folder's manifest.json when it has one (camera,
-boxfit, detector, and any later one), and tests/data/mnist_sample.npz. Each copied manifest lists only the files copied with
+boxfit, detector, refine, and any later one), and tests/data/mnist_sample.npz. Each copied manifest lists only the files copied with
 it. Left out to keep the wheel small: the .keras sources (TensorFlow only) and the subfolders' fp32 and
 .onnx files (see the README's Install section)."""
 import json

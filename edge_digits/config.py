@@ -36,6 +36,10 @@ def detector_model() -> Path:
     return models_dir() / "detector" / "detector_int8.tflite"  # the learned digit detector of camera and predict
 
 
+def refine_model() -> Path:
+    return models_dir() / "refine" / "box-refine_int8.tflite"  # the net that refines the learned detector's boxes
+
+
 def boxfit_model() -> Path:
     return models_dir() / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
 

@@ -17,6 +17,7 @@ SHIPPED = ["edge_digits/models/manifest.json", "edge_digits/models/edge_int8.tfl
            "edge_digits/models/camera/manifest.json", "edge_digits/models/camera/edge-cam_int8.tflite",
            "edge_digits/models/boxfit/manifest.json", "edge_digits/models/boxfit/box-fit_int8.tflite",
            "edge_digits/models/detector/detector_int8.tflite",
+           "edge_digits/models/refine/manifest.json", "edge_digits/models/refine/box-refine_int8.tflite",
            "edge_digits/models/mnist_sample.npz"]
 
 

@@ -172,13 +172,16 @@ class Found:
     numbers: list[list[int]]
     maps: tuple | None = field(default=None, repr=False)  # (prob, geom), for the debug view
     mask: np.ndarray | None = field(default=None, repr=False)  # the centre heatmap as uint8, for the debug view
+    refined: bool = False  # the boxes went through the box refiner (vision.refine): no ink snapping after
+    raw: np.ndarray | None = field(default=None, repr=False)  # the net's own boxes before refining, for the debug view
 
 
 class LearnedDetector:
-    """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found."""
+    """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found. With a refiner
+    (vision.refine's runner), every box is refined by it before boxes the frame edge cuts are dropped."""
 
-    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool = False):
-        self.net, self.heat_t, self.link_t, self.tiles = net, heat_t, link_t, tiles
+    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool = False, refiner=None):
+        self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
         self.tile_heat_t = TILE_HEAT_T
         self.in_size = tuple(net.in_size)
 
@@ -204,6 +207,11 @@ class LearnedDetector:
             from edge_digits.vision.tiles import merge, tiled_passes
 
             boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey, pyr))
+        raw = boxes
+        if self.refiner is not None and len(boxes):
+            from edge_digits.vision.refine import refine
+
+            boxes = refine(self.refiner, grey, boxes)
         cut = ((boxes[:, 0] <= EDGE) | (boxes[:, 1] <= EDGE) | (boxes[:, 0] + boxes[:, 2] >= W - EDGE)
                | (boxes[:, 1] + boxes[:, 3] >= H - EDGE))
         if cut.any():
@@ -213,13 +221,17 @@ class LearnedDetector:
             numbers = [[new[i] for i in g if i in new] for g in numbers]
             numbers = [g for g in numbers if g]
         mask = cv2.resize((prob[..., 0] * 255).astype(np.uint8), (W, H)) if keep_maps else None
-        return Found(boxes, scores, numbers, (prob, geom) if keep_maps else None, mask)
+        return Found(boxes, scores, numbers, (prob, geom) if keep_maps else None, mask,
+                     refined=self.refiner is not None, raw=raw if keep_maps else None)
 
 
-def load_detector(path=None, threads: int = 1, tiles: bool = False) -> LearnedDetector:
+def load_detector(path=None, threads: int = 1, tiles: bool = False, refine: bool = True) -> LearnedDetector:
     """The shipped detector (config.detector_model()) or the given file, through runtime.maps; with tiles,
-    each frame is also read in tiles at higher scales (vision.tiles: for still photos)."""
+    each frame is also read in tiles at higher scales (vision.tiles: for still photos); with refine (the
+    default), each box is refined by the shipped box refiner (vision.refine)."""
     from edge_digits.config import detector_model
     from edge_digits.runtime.maps import load_maps
+    from edge_digits.vision.refine import load_refiner
 
-    return LearnedDetector(load_maps(path or detector_model(), threads), tiles=tiles)
+    net = load_maps(path or detector_model(), threads)
+    return LearnedDetector(net, tiles=tiles, refiner=load_refiner(threads=threads) if refine else None)

@@ -1,0 +1,43 @@
+"""The box refiner's training windows: targets that map back onto the true boxes, the detector's own boxes
+among them, the same windows for a seed, and the training script's one-line error on bad data."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge_digits.data.pages import DigitBank, make_page
+from edge_digits.training.refine import page_windows
+from edge_digits.vision import refine
+from edge_digits.vision.detector import load_detector
+
+
+def test_page_windows_target_the_true_boxes(sample):
+    bank = DigitBank.from_arrays((sample.x_train, sample.y_train))
+    page = make_page(bank, np.random.default_rng(3), (640, 480), digit_size="medium")
+    det = load_detector(threads=1, refine=False)
+    x, t, ious, from_det = page_windows(page, det, np.random.default_rng(4))
+    n = len(page.boxes)
+    assert n and x.shape[1:] == (refine.SIZE, refine.SIZE) and x.dtype == np.uint8 and len(x) == len(t) == len(ious)
+    assert from_det.any() and (ious >= 0.1).all()
+    assert (t[:, 2] > t[:, 0]).all() and (t[:, 3] > t[:, 1]).all()
+    # the jittered windows (two a true digit, in page order) that kept IoU >= 0.1 target their own digit:
+    # a target's aspect ratio is its true box's whatever the window's size
+    aspect = t[:, 2:4] - t[:, 0:2]
+    aspect = aspect[:, 0] / aspect[:, 1]
+    true_aspect = page.boxes[:, 2] / page.boxes[:, 3]
+    assert (np.abs(aspect[:, None] - true_aspect[None, :]).min(1) < 1e-3).all()
+    # the net's own boxes that overlap a digit: at least most of the true digits of an easy page
+    assert from_det.sum() >= 0.5 * n
+    x2, t2, _, _ = page_windows(page, det, np.random.default_rng(4))
+    assert np.array_equal(x, x2) and np.array_equal(t, t2)
+
+
+def test_train_script_with_bad_data_is_a_one_line_error(tmp_path):
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_refine.py"
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"not an npz")
+    r = subprocess.run([sys.executable, str(script), "--data", str(bad), "--pages", "2", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error:") and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
