@@ -41,10 +41,11 @@ def _page_crops(seed: int):
     grey = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
     det = _WORK["det"]
     det.tiles = seed % 2 == 1  # half the pages as `predict` reads photos, in tiles too (vision.tiles)
-    boxes = det.find(grey).boxes
+    found = det.find(grey)
+    boxes = found.boxes
     if not len(boxes):
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
-    crops = classifier_batch(grey, boxes)
+    crops = classifier_batch(grey, boxes, in_box=found.refined)
     m = iou_matrix(boxes, np.concatenate([p.boxes, p.ignore]).reshape(-1, 4))
     xs, ys = [], []
     for i, label in enumerate(p.labels):  # each true digit once, from the box that fits it best

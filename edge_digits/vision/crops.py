@@ -3,8 +3,10 @@
 ink_crop: the box grown a little; the paper level estimated locally by a morphological closing (which
 fills the dark strokes with the surrounding paper) at a reduced size, then blurred; ink = relative
 darkness (paper - pixel) / paper, so a cast shadow (which scales paper and ink alike) cancels out;
-normalized by the crop's strong ink; then only the ink components whose centre lies in the box are kept
-(a neighbour digit or a speck inside the margin is dropped). classifier_batch feeds normalize_crop.
+normalized by the crop's strong ink. Then, for a box the learned refiner placed (vision.refine, the
+default), only the ink inside the box is kept: the box is the digit's. For any other box, only the ink
+components whose centre lies in the box are kept (a neighbour digit or a speck inside the margin is
+dropped) and the box is snapped to them. classifier_batch feeds normalize_crop.
 """
 from __future__ import annotations
 
@@ -28,11 +30,12 @@ def _odd(k: float) -> int:
     return max(3, int(k) | 1)
 
 
-def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False):
+def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False, in_box: bool = False):
     """Grey uint8 frame + box (x, y, w, h, source px) -> uint8 ink-high crop of the grown box. With
-    return_box: (crop, ink box) where the ink box is the bounding box (source px) of the kept ink, the
-    detector's box snapped to the digit, reaching at most SNAP_REACH beyond it (the box itself where no ink
-    was kept)."""
+    in_box, the ink inside the box (and a pixel around it) is kept, all else zeroed, and the box is returned
+    as it is. Without, return_box gives (crop, ink box) where the ink box is the bounding box (source px)
+    of the kept ink components, the detector's box snapped to the digit, reaching at most SNAP_REACH
+    beyond it (the box itself where no ink was kept)."""
     H, W = grey.shape[:2]
     x, y, w, h = [float(v) for v in box[:4]]
     m = grow * max(w, h) + 2
@@ -61,6 +64,16 @@ def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False
         bg = cv2.resize(bg, (rw, rh), interpolation=cv2.INTER_LINEAR)
     bg = np.maximum(bg, region)  # paper is never darker than the pixel itself
     ink = (bg - region) / np.maximum(bg, 8.0)
+    if in_box:  # a refined box is the digit's own: its ink, nothing around it (dev pages: read right
+        # 71.2% with the components rule below, 72.9% with this, before edge-cam was trained on it)
+        a0, b0 = max(0, int(np.floor(bx0 - 1))), max(0, int(np.floor(by0 - 1)))
+        a1, b1 = min(rw, int(np.ceil(bx1 + 1))), min(rh, int(np.ceil(by1 + 1)))
+        out = np.zeros((rh, rw), np.uint8)
+        inner = ink[b0:b1, a0:a1]
+        if inner.size:
+            strong = float(np.partition(inner.ravel(), int(0.995 * (inner.size - 1)))[int(0.995 * (inner.size - 1))])
+            out[b0:b1, a0:a1] = (np.clip((inner / max(strong, 0.08) - 0.2) / 0.7, 0, 1) * 255).astype(np.uint8)
+        return (out, np.asarray(box[:4], float)) if return_box else out
     strong = float(np.partition(ink.ravel(), int(0.995 * (ink.size - 1)))[int(0.995 * (ink.size - 1))])
     ink = np.clip((ink / max(strong, 0.08) - 0.2) / 0.7, 0, 1)
     out = (ink * 255).astype(np.uint8)
@@ -102,12 +115,12 @@ def ink_crop(grey: np.ndarray, box, grow: float = GROW, return_box: bool = False
     return out, fb
 
 
-def classifier_batch(grey: np.ndarray, boxes, return_boxes: bool = False):
+def classifier_batch(grey: np.ndarray, boxes, return_boxes: bool = False, in_box: bool = False):
     """All boxes of a frame -> uint8 (N, 28, 28) for runner.predict (and, with return_boxes, the boxes
-    snapped to their ink, see ink_crop)."""
+    snapped to their ink, or as they are with in_box: see ink_crop)."""
     if len(boxes) == 0:
         z = np.zeros((0, 28, 28), np.uint8)
         return (z, []) if return_boxes else z
-    res = [ink_crop(grey, b, return_box=True) for b in boxes]
+    res = [ink_crop(grey, b, return_box=True, in_box=in_box) for b in boxes]
     batch = np.stack([normalize_crop(c) for c, _ in res])
     return (batch, [b for _, b in res]) if return_boxes else batch

@@ -72,12 +72,10 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
         frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     found = detector.find(grey, keep_maps=debug)
     t1 = time.perf_counter()
-    # each box snapped to the ink in its crop, unless the refiner placed it (vision.refine: learned, and
-    # better on dev pages: recall 76.5% snapped after refining, 77.4% not); two peaks on one digit then
-    # give one box, and one is kept
-    batch, snapped = classifier_batch(grey, found.boxes, return_boxes=True)
-    if found.refined:
-        snapped = [np.asarray(b, float) for b in found.boxes]
+    # a box the refiner placed (vision.refine: learned) is kept as it is and its crop holds the ink inside
+    # it (dev pages: recall 76.5% snapped after refining, 77.4% not); any other is snapped to the ink
+    # components in its crop; two peaks on one digit then give one box, and one is kept
+    batch, snapped = classifier_batch(grey, found.boxes, return_boxes=True, in_box=found.refined)
     keep, groups = dedupe(snapped, found.scores, found.numbers)
     boxes, batch = [snapped[i] for i in keep], batch[keep]
     t2 = time.perf_counter()

@@ -41,6 +41,9 @@ def window(grey: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int, int]]:
     crop = grey[ay0:ay1, ax0:ax1]
     if (ax0, ay0, ax1, ay1) != (x0, y0, x0 + side, y0 + side):
         crop = cv2.copyMakeBorder(crop, ay0 - y0, y0 + side - ay1, ax0 - x0, x0 + side - ax1, cv2.BORDER_REPLICATE)
+    if side > 4 * SIZE:  # area averaging costs what the source has (2 ms for a 600 px window of a 12 MP
+        # photo): sample down to 4x the window first, then average (the strokes are wider than a sample)
+        crop = cv2.resize(crop, (4 * SIZE, 4 * SIZE), interpolation=cv2.INTER_LINEAR)
     f = cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_AREA if side > SIZE else cv2.INTER_LINEAR)
     f = f.astype(np.float32)
     paper = np.maximum(cv2.GaussianBlur(cv2.dilate(f, PAPER_K), (0, 0), 2.0), f)

@@ -42,3 +42,18 @@ def test_a_touching_neighbour_does_not_widen_the_snapped_box():
     _, snapped = ink_crop(img, box, return_box=True)
     assert snapped[0] + snapped[2] <= 58 + 48 + 5  # one ink component with the 7, but the box stays near the 7
     assert snapped[0] >= 58 - 5 and snapped[2] >= 40
+
+
+def test_a_refined_box_keeps_its_own_ink_and_nothing_around_it():
+    img = np.full((120, 240), 225, np.uint8)
+    _seven(img, 60, 30, 40, 30)
+    cv2.line(img, (112, 30), (112, 95), 30, 4)  # the next digit's stroke, 6 px right of the box
+    cv2.circle(img, (75, 60), 3, 30, -1)  # a speck inside the box: kept, the box is the digit's
+    box = (58, 28, 48, 70)
+    c, same = ink_crop(img, box, return_box=True, in_box=True)
+    off = 58 - max(0, int(np.floor(58 - (0.12 * 70 + 2))))  # where the box starts in the grown crop
+    assert tuple(same) == box
+    assert c[:, off + 48 + 2:].max() == 0 and c[:, : off - 2].max() == 0  # outside the box: nothing
+    assert c.max() > 200 and c[:, off: off + 48].max() > 200
+    b = classifier_batch(img, np.array([box], np.float32), in_box=True)
+    assert b.shape == (1, 28, 28) and b.max() > 200
