@@ -11,7 +11,6 @@ Takes about 8 minutes on 2 cores.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from multiprocessing import Pool
@@ -35,35 +34,23 @@ def _windows(args):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
-    ap.add_argument("--pages", type=int, default=16000)
-    ap.add_argument("--seed", type=int, default=600)
-    ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--out", type=Path, required=True, help="output folder (make models passes export/boxfit)")
-    ap.add_argument("--windows", type=Path, help="keep the windows in this .npz and reuse them when it exists")
-    a = ap.parse_args()
+    from edge_digits.training.boxnet import cached_windows, script_args
+
+    a = script_args(__doc__.splitlines()[0], 16000, 600, 20, "output folder (make models passes export/boxfit)").parse_args()
     t0 = time.time()
-    if a.windows and a.windows.is_file():
-        w = np.load(a.windows)
-        x, t, v = w["x"], w["t"], w["iou"]
-    else:
+
+    def make():
         with Pool(2) as pool:  # page making and detection are single-threaded: one page seed per core
             parts = pool.map(_windows, [(a.data, a.pages // 2, a.seed), (a.data, a.pages - a.pages // 2, a.seed + 1)])
-        x, t, v = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        if a.windows:
-            np.savez(a.windows, x=x, t=t, iou=v)
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+    x, t, v = cached_windows(a.windows, make, ("x", "t", "iou"))
     print(f"{len(x)} windows from {a.pages} pages in {time.time() - t0:.0f} s", flush=True)
 
-    from edge_digits.exporters.boxnet import ship_box_net
-    from edge_digits.training.boxnet import fit_box_net
+    from edge_digits.exporters.boxnet import fit_and_ship
 
-    model, report, held, pred, calib = fit_box_net(x, t, v, seed=a.seed, width=a.width, epochs=a.epochs)
-    ship_box_net(model, held, pred, calib, a.out, "box-fit", "box-fit (edge_digits.boxfit), not a classifier",
-                 "28x28 uint8 window, edge_digits.boxfit.window", {
-                     "made_by": f"scripts/train_boxfit.py --pages {a.pages} --seed {a.seed} --width {a.width} --epochs {a.epochs}",
-                     "windows": {"train": int(len(x) - len(held)), "held_out": int(len(held))}, "held_out": report})
+    fit_and_ship(x, t, v, a, "box-fit", "box-fit (edge_digits.boxfit), not a classifier",
+                 "28x28 uint8 window, edge_digits.boxfit.window", "scripts/train_boxfit.py")
     print(f"wrote {a.out} in {time.time() - t0:.0f} s")
 
 

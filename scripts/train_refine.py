@@ -10,12 +10,9 @@ About 2.5 min of windows for 3,000 pages and 6 min of training on 2 cores.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,45 +21,32 @@ from edge_digits.config import EdgeDigitsError  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
+    from edge_digits.training.boxnet import cached_windows, script_args
+
+    ap = script_args(__doc__.splitlines()[0], 3000, 0, 16, "output folder (make models passes export/refine)")
     ap.add_argument("--usps", help="USPS .npz (default: $EDGE_DIGITS_USPS; without it, MNIST digits only)")
-    ap.add_argument("--pages", type=int, default=3000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, required=True, help="output folder (make models passes export/refine)")
-    ap.add_argument("--windows", type=Path, help="keep the windows in this .npz and reuse them when it exists")
     a = ap.parse_args()
     t0 = time.time()
-    if a.windows and a.windows.is_file():
-        w = np.load(a.windows)
-        x, t, v, det = w["x"], w["t"], w["iou"], w["det"]
-    else:
+
+    def make():
         from edge_digits.data.mnist import load_mnist
         from edge_digits.data.usps import load_usps, usps_path
         from edge_digits.training.detector import split_sets
         from edge_digits.training.refine import make_windows
 
         usps = load_usps(a.usps) if usps_path(a.usps) else None
-        x, t, v, det = make_windows(split_sets(load_mnist(a.data), usps, "train"), a.pages, a.workers)
-        if a.windows:
-            np.savez(a.windows, x=x, t=t, iou=v, det=det)
+        return make_windows(split_sets(load_mnist(a.data), usps, "train"), a.pages, a.workers)
+
+    x, t, v, det = cached_windows(a.windows, make, ("x", "t", "iou", "det"))
     print(f"{len(x)} windows ({int(det.sum())} of the detector's boxes) from {a.pages} pages in "
           f"{time.time() - t0:.0f} s", flush=True)
 
-    from edge_digits.exporters.boxnet import ship_box_net
-    from edge_digits.training.boxnet import fit_box_net
+    from edge_digits.exporters.boxnet import fit_and_ship
 
-    model, report, held, pred, calib = fit_box_net(x, t, v, seed=a.seed, width=a.width, epochs=a.epochs,
-                                                   bands=((0.1, 0.3), (0.3, 0.5), (0.5, 0.75), (0.75, 1.01)))
-    ship_box_net(model, held, pred, calib, a.out, "box-refine",
-                 "box refiner of the learned detector (edge_digits.vision.refine)",
-                 "28x28 uint8 window, edge_digits.vision.refine.window", {
-                     "made_by": f"scripts/train_refine.py --pages {a.pages} --seed {a.seed} --width {a.width} --epochs {a.epochs}",
-                     "windows": {"train": int(len(x) - len(held)), "held_out": int(len(held)),
-                                 "from_detector": int(det.sum())}, "held_out": report})
+    fit_and_ship(x, t, v, a, "box-refine", "box refiner of the learned detector (edge_digits.vision.refine)",
+                 "28x28 uint8 window, edge_digits.vision.refine.window", "scripts/train_refine.py",
+                 bands=((0.1, 0.3), (0.3, 0.5), (0.5, 0.75), (0.75, 1.01)), windows_extra={"from_detector": int(det.sum())})
     print(f"wrote {a.out} in {time.time() - t0:.0f} s")
 
 

@@ -45,3 +45,17 @@ def ship_box_net(model, held_out: np.ndarray, keras_boxes: np.ndarray, calib: np
             os.replace(path, out / path.name)
         artifacts.write_manifest(out, entries, manifest_extra)
     return agree
+
+
+def fit_and_ship(x, t, cand_iou, args, name: str, kind: str, input_desc: str, script: str, bands=None,
+                 windows_extra: dict | None = None) -> None:
+    """A box-net script's whole job after its windows: train (training.boxnet.fit_box_net) with the
+    script's --seed --width --epochs, then ship_box_net into --out with the run recorded in the manifest."""
+    from edge_digits.training.boxnet import BANDS, fit_box_net
+
+    model, report, held, pred, calib = fit_box_net(x, t, cand_iou, seed=args.seed, width=args.width,
+                                                   epochs=args.epochs, bands=bands or BANDS)
+    ship_box_net(model, held, pred, calib, args.out, name, kind, input_desc, {
+        "made_by": f"{script} --pages {args.pages} --seed {args.seed} --width {args.width} --epochs {args.epochs}",
+        "windows": {"train": int(len(x) - len(held)), "held_out": int(len(held)), **(windows_extra or {})},
+        "held_out": report})

@@ -58,3 +58,30 @@ def fit_box_net(x: np.ndarray, t: np.ndarray, cand_iou: np.ndarray, seed: int = 
     report = held_out_report(pred, t[:n_val], cand_iou[:n_val], bands)
     print(json.dumps(report, indent=1), flush=True)
     return model, report, x[:n_val], pred, x[n_val: n_val + 500]
+
+
+def script_args(description: str, pages: int, seed: int, epochs: int, out_help: str):
+    """The command line both box-net scripts share (scripts/train_boxfit.py, scripts/train_refine.py)."""
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
+    ap.add_argument("--pages", type=int, default=pages)
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--out", type=Path, required=True, help=out_help)
+    ap.add_argument("--windows", type=Path, help="keep the windows in this .npz and reuse them when it exists")
+    return ap
+
+
+def cached_windows(path, make, keys: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """The arrays `make()` returns, kept in the .npz `path` under `keys` and read from it when it exists."""
+    if path and path.is_file():
+        w = np.load(path)
+        return tuple(w[k] for k in keys)
+    arrays = make()
+    if path:
+        np.savez(path, **dict(zip(keys, arrays)))
+    return arrays

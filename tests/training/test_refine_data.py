@@ -1,10 +1,11 @@
 """The box refiner's training windows: targets that map back onto the true boxes, the detector's own boxes
-among them, the same windows for a seed, and the training script's one-line error on bad data."""
+among them, the same windows for a seed, and both box-net training scripts' one-line error on bad data."""
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edge_digits.data.pages import DigitBank, make_page
 from edge_digits.training.refine import page_windows
@@ -33,8 +34,9 @@ def test_page_windows_target_the_true_boxes(sample):
     assert np.array_equal(x, x2) and np.array_equal(t, t2)
 
 
-def test_train_script_with_bad_data_is_a_one_line_error(tmp_path):
-    script = Path(__file__).resolve().parents[2] / "scripts" / "train_refine.py"
+@pytest.mark.parametrize("name", ["train_refine.py", "train_boxfit.py"])
+def test_box_net_scripts_with_bad_data_are_a_one_line_error(tmp_path, name):
+    script = Path(__file__).resolve().parents[2] / "scripts" / name
     bad = tmp_path / "mnist.npz"
     bad.write_bytes(b"not an npz")
     r = subprocess.run([sys.executable, str(script), "--data", str(bad), "--pages", "2", "--out", str(tmp_path / "out")],

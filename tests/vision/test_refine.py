@@ -141,3 +141,18 @@ def test_shipped_refiner_fixes_boxes_that_miss_their_digit(shipped, label, heigh
         assert iou(true, b) < 0.5
         got = refine.refine(shipped, g, np.float32([b]))[0]
         assert iou(true, got) >= 0.6, (label, b, got, iou(true, got))
+
+
+def test_shipped_files_match_their_manifest():
+    from edge_digits.config import refine_model
+    from edge_digits.runtime import manifest as artifacts
+
+    m = artifacts.read_manifest(refine_model().parent)
+    assert {(a["file"], a["format"], a["precision"]) for a in m["artifacts"]} == {
+        ("box-refine.keras", "keras", "fp32"), (refine_model().name, "tflite", "int8")}
+    for a in m["artifacts"]:
+        p = refine_model().parent / a["file"]
+        assert artifacts.sha256_file(p) == a["sha256"] and p.stat().st_size == a["size_bytes"]
+    q = next(a for a in m["artifacts"] if a["precision"] == "int8")
+    assert q["int8_vs_keras_mean_iou"] >= 0.95 and q["size_bytes"] <= 300 * 1024
+    assert (refine_model().parent / "README.md").is_file()
