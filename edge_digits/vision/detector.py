@@ -31,7 +31,9 @@ TILE_HEAT_T = 0.5  # peak threshold in predict's tiles (vision.tiles), tuned on 
 # the demo video's "92" fall apart: links between the digits of a number are weaker there
 LINK_T = 0.4
 LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
-MAX_PEAKS = 40
+# peaks kept a frame, best first. 40 cut dense tables and keypads (5 of 500 dev pages hold 41-56 digits):
+# 100 found 0.7 points more of the dev digits (camera reader 79.2 -> 79.9% recall, precision 89.5 -> 89.4%)
+MAX_PEAKS = 100
 K3 = np.ones((3, 3), np.uint8)
 
 

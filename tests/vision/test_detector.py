@@ -27,6 +27,14 @@ def test_perfect_maps_decode_to_the_boxes_and_numbers(src, boxes, numbers):
     assert sorted([match[i] for i in n] for n in numbers) == sorted(found)
 
 
+def test_a_dense_table_of_64_digits_decodes_whole():
+    # a page of tables holds more digits than the old cap of 40 peaks: none of them may be dropped
+    boxes = np.array([[20 + 36 * c, 16 + 28 * r, 18, 24] for r in range(8) for c in range(8)], float)
+    t = encode_targets(boxes, [], np.zeros((0, 4)), (det.IN_W, det.IN_H), (det.IN_W, det.IN_H))
+    digits, _ = det.decode(*perfect_maps(t))
+    assert len(digits) == 64 <= det.MAX_PEAKS
+
+
 def test_ignore_regions_are_masked_out_of_the_loss():
     t = encode_targets(np.zeros((0, 4)), [], np.array([[0, 0, 80, 80]]), (320, 240), (320, 240))
     assert t["heat_mask"][:20, :20].sum() == 0 and t["heat_mask"][30:, 30:].min() == 1 and t["heat"].max() == 0
