@@ -30,6 +30,11 @@ TILE_HEAT_T = 0.5  # peak threshold in predict's tiles (vision.tiles), tuned on 
 # 47.5%, > 0.45 49.3%, > 0.5 50.4%; but from 0.45 on, numbers of the old generator's pages (tests/app) and
 # the demo video's "92" fall apart: links between the digits of a number are weaker there
 LINK_T = 0.4
+# predict's tiles run coarse to fine (vision.tiles.Activity): a tile at 2x or 4x only where a coarser pass's
+# heat reached this somewhere over it. Dev pages, tiles reader, ungated -> 0.15: 4000x3000 (40 pages) net
+# runs 1400 -> 713, recall 55.9 -> 55.7% (one digit of 478), precision 79.0 -> 79.2%; 1600x1200 (60 pages)
+# runs 2100 -> 1365, recall 71.4% both, precision 80.6 -> 82.3%; 300 mixed pages: recall 84.8% both
+TILE_GATE_T: float | None = 0.15
 LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
 # peaks kept a frame, best first. 40 cut dense tables and keypads (5 of 500 dev pages hold 41-56 digits):
 # 100 found 0.7 points more of the dev digits (camera reader 79.2 -> 79.9% recall, precision 89.5 -> 89.4%)
@@ -185,6 +190,7 @@ class LearnedDetector:
     def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool = False, refiner=None):
         self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
         self.tile_heat_t = TILE_HEAT_T
+        self.tile_gate_t = TILE_GATE_T
         self.in_size = tuple(net.in_size)
 
     def maps(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +214,15 @@ class LearnedDetector:
         if self.tiles:
             from edge_digits.vision.tiles import merge, tiled_passes
 
-            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey, pyr))
+            act = None
+            if self.tile_gate_t is not None:  # coarse to fine: finer tiles only where a coarser pass saw heat
+                from edge_digits.vision.tiles import Activity
+
+                ls, px, py = letterbox(base.shape[1::-1], self.in_size)
+                s0 = ls * base.shape[1] / W  # whole-pass net px per frame px
+                act = Activity(W, H, STRIDE / s0)
+                act.add(prob[..., 0], px, py, s0)
+            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey, pyr, act, self.tile_gate_t))
         raw = boxes
         if self.refiner is not None and len(boxes):
             from edge_digits.vision.refine import refine

@@ -11,8 +11,10 @@ kept of each set that overlaps (IoU > 0.5, best score first), a box lying mostly
 twice its size is dropped (a loop of an 8 that a tile took for a 0: digits do not sit inside digits),
 and numbers found at different scales that share a digit are joined.
 
-Cost: 1 + 9 (2x) + 25 (4x) net runs for a 12 MP photo, about 1.2 ms each here; a 640x480 frame is
-already at half its size, so it gets one level of 9 tiles at full size. The camera keeps the one pass.
+Coarse to fine: a tile is run only where a coarser pass's centre heat reached TILE_GATE_T somewhere over
+it (Activity): blank paper at 1x stays blank at 4x. Cost: at most 1 + 9 (2x) + 25 (4x) net runs for a 12 MP
+photo, about half of them on dev pages (vision.detector.TILE_GATE_T gives the figures); a 640x480 frame is
+already at half its size, so it gets one level of at most 9 tiles at full size. The camera keeps the one pass.
 """
 from __future__ import annotations
 
@@ -107,10 +109,53 @@ def pyramid(grey: np.ndarray, scales: list[float]) -> dict[float, np.ndarray]:
     return out
 
 
-def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None = None) -> list:
+class Activity:
+    """Where the passes so far saw anything of a digit: the max of their centre heatmaps, in frame
+    coordinates on a grid of `cell` frame px. A finer level's tile is run only where a coarser pass's heat
+    reached gate_t somewhere over it (coarse to fine: a blank stretch of paper at 1x is blank at 4x)."""
+
+    def __init__(self, W: int, H: int, cell: float):
+        self.cell = max(1.0, float(cell))
+        self.a = np.zeros((int(np.ceil(H / self.cell)), int(np.ceil(W / self.cell))), np.float32)
+
+    def _span(self, x0: float, y0: float, x1: float, y1: float):
+        gh, gw = self.a.shape
+        c = self.cell
+        return (min(gh - 1, max(0, int(y0 // c))), min(gh, max(1, int(np.ceil(y1 / c)))),
+                min(gw - 1, max(0, int(x0 // c))), min(gw, max(1, int(np.ceil(x1 / c)))))
+
+    def add(self, heat: np.ndarray, ox: float, oy: float, scale: float) -> None:
+        """A pass's centre heatmap (h, w) at STRIDE input px a cell, of a net input whose px p lies at
+        frame px (p - (ox, oy)) / scale."""
+        import cv2
+
+        from edge_digits.vision.detector import STRIDE
+
+        h, w = heat.shape
+        r0, r1, c0, c1 = self._span(-ox / scale, -oy / scale, (STRIDE * w - ox) / scale, (STRIDE * h - oy) / scale)
+        # the max over each grid cell, near enough: dilate by the ratio of the cell sizes, then sample
+        k = max(1, int(round(self.cell * scale / STRIDE)))
+        hm = cv2.dilate(np.ascontiguousarray(heat, np.float32), np.ones((k, k), np.uint8)) if k > 1 else heat
+        ri = np.clip((((np.arange(r0, r1) + 0.5) * self.cell * scale + oy) / STRIDE).astype(np.int64), 0, h - 1)
+        ci = np.clip((((np.arange(c0, c1) + 0.5) * self.cell * scale + ox) / STRIDE).astype(np.int64), 0, w - 1)
+        np.maximum(self.a[r0:r1, c0:c1], hm[np.ix_(ri, ci)], out=self.a[r0:r1, c0:c1])
+
+    def copy(self) -> "Activity":
+        new = Activity.__new__(Activity)
+        new.cell, new.a = self.cell, self.a.copy()
+        return new
+
+    def seen(self, x0: float, y0: float, x1: float, y1: float, gate_t: float) -> bool:
+        r0, r1, c0, c1 = self._span(x0, y0, x1, y1)
+        return bool(self.a[r0:r1, c0:c1].max() >= gate_t)
+
+
+def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None = None,
+                 activity: Activity | None = None, gate_t: float | None = None) -> list:
     """(boxes, scores, numbers) in frame px of each tile of each tiled level (see levels); pyr: the
-    frame at those levels (pyramid), made here when not given."""
-    from edge_digits.vision.detector import decode
+    frame at those levels (pyramid), made here when not given. With an activity (the whole pass's heat
+    already in it) and gate_t, a tile of a level is run only where a coarser pass saw heat >= gate_t."""
+    from edge_digits.vision.detector import decode, letterbox
 
     H, W = grey.shape[:2]
     iw, ih = detector.in_size
@@ -119,11 +164,18 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
     for s in sorted(pyr):
         big = pyr[s]
         bh, bw = big.shape[:2]
+        gated = activity is not None and gate_t is not None
+        before = activity.copy() if gated else None  # the coarser passes only, not this level's own tiles
         for y0 in tile_grid(bh, ih):
             for x0 in tile_grid(bw, iw):
                 tile = big[y0: y0 + ih, x0: x0 + iw]
                 th, tw = tile.shape[:2]
+                if gated and not before.seen(x0 / s, y0 / s, (x0 + tw) / s, (y0 + th) / s, gate_t):
+                    continue
                 prob, geom = detector.maps(tile)
+                if activity is not None:
+                    ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
+                    activity.add(prob[..., 0], px - ls * x0, py - ls * y0, ls * s)
                 digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t)
                 if not digits:
                     continue
