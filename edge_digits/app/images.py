@@ -200,9 +200,23 @@ def image_size(f, head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def read_image(path: Path, max_pixels: int = MAX_PIXELS, grey: bool = False) -> np.ndarray:
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header without decoding it, or None (unknown format, unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            return image_size(f, f.read(1 << 16))
+    except OSError:
+        return None
+
+
+REDUCED = {2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+
+
+def read_image(path: Path, max_pixels: int = MAX_PIXELS, grey: bool = False, reduce: int = 1) -> np.ndarray:
     """A BGR image (grey: a grey one, decoded as such: half the time of a colour JPEG), or EdgeDigitsError
-    saying in one line what is wrong with the file."""
+    saying in one line what is wrong with the file. With grey and reduce 2, 4 or 8, it comes 1/reduce of
+    its size a side: libjpeg scales while it decodes (a 12 MP JPEG in 34 ms against 46 ms, and no 12 MP
+    resize after), other formats are decoded whole and shrunk."""
     try:
         size = path.stat().st_size
         if size == 0:
@@ -223,12 +237,14 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS, grey: bool = False) -> 
     except OSError as e:
         raise EdgeDigitsError(f"{path}: cannot read ({e.strerror or e})") from None
     with native_stderr_silenced():  # libjpeg and libpng warn on stderr about damaged files
-        img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+        flag = REDUCED.get(reduce, cv2.IMREAD_GRAYSCALE) if grey else cv2.IMREAD_COLOR
+        img = cv2.imdecode(data, flag)
     if img is None:
         raise EdgeDigitsError(f"{path}: not an image OpenCV can decode")
     if img.size == 0 or min(img.shape[:2]) < 1:
         raise EdgeDigitsError(f"{path}: image has no pixels")
-    if img.shape[0] * img.shape[1] > max_pixels:
-        raise EdgeDigitsError(f"{path}: {img.shape[1]}x{img.shape[0]} pixels is over the limit of "
+    k = reduce if grey and reduce in REDUCED else 1
+    if img.shape[0] * img.shape[1] * k * k > max_pixels:
+        raise EdgeDigitsError(f"{path}: {img.shape[1] * k}x{img.shape[0] * k} pixels is over the limit of "
                               f"{max_pixels / 1e6:.0f} megapixels")
     return img

@@ -16,8 +16,14 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
         if path is None:
             results.append({"path": label, "error": f"{label}: no such file, folder or matching glob"})
             continue
+        k = 1
+        if detector is not None and detector.tiles:  # a big photo decoded at half size when the tiles lose nothing
+            from edge_digits.vision.tiles import reduction
+
+            dims = images.header_size(path)
+            k = reduction(dims, detector.in_size) if dims else 1
         try:
-            img = images.read_image(path, max_pixels, grey=detector is not None)  # the learned path reads grey
+            img = images.read_image(path, max_pixels, grey=detector is not None, reduce=k)  # the learned path reads grey
         except EdgeDigitsError as e:
             results.append({"path": label, "error": str(e)})
             continue
@@ -25,6 +31,7 @@ def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDE
             res = vision.classify_mnist_image(img, runner)
         else:
             res = vision.read_frame(img, runner, min_confidence=min_confidence, boxfit=boxfit, detector=detector)
+            res = res.scaled(k) if k > 1 else res
         results.append({"path": label, **res.to_json()})
     return list(results)
 

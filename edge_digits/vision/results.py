@@ -43,6 +43,15 @@ class FrameResult:
     rejected: int = 0  # blobs that looked unlike any digit or scored under min_confidence
     probs: np.ndarray | None = field(default=None, repr=False)
 
+    def scaled(self, k: float) -> "FrameResult":
+        """The same result with every box k times larger: read from a frame 1/k the size of the source."""
+        def up(b):
+            return tuple(int(round(v * k)) for v in b)
+
+        digits = [Digit(up(d.box), d.label, d.confidence, d.track, d.probs) for d in self.digits]
+        numbers = [Number(n.text, up(n.box), list(n.digits)) for n in self.numbers]
+        return FrameResult(digits, numbers, self.ms, self.detections, self.normalized, self.rejected, self.probs)
+
     @property
     def readings(self) -> list[str]:
         return [n.text for n in self.numbers]

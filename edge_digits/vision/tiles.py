@@ -48,6 +48,15 @@ def levels(src: tuple[int, int], in_size: tuple[int, int], max_levels: int = MAX
     return out
 
 
+def reduction(src: tuple[int, int], in_size: tuple[int, int]) -> int:
+    """How much smaller a still photo may be decoded (1 or 2 a side) and lose nothing the tiles see: 2
+    when even the finest tiled level is at most half the photo's scale (a 12 MP photo: 0.32). Dev pages
+    of 4000x3000, tiles reader, read at half size (halved by INTER_AREA): recall 55.7 -> 56.7%, precision
+    79.2 -> 78.3%, read right 53.8% both."""
+    lv = levels(src, in_size)
+    return 2 if lv and lv[-1] <= 0.5 else 1
+
+
 def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: float = 0.5,
           nest_t: float = 0.7) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
     """Boxes, scores and numbers of several passes (frame px) -> one set: the best of each overlapping

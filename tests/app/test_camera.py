@@ -301,3 +301,16 @@ def test_missing_detector_model_is_a_one_line_error(tmp_path, page):
     bad.write_bytes(b"\x00" * 64)
     r = cli.invoke(app, ["predict", str(tmp_path / "p.png"), "--detector-model", str(bad)])
     assert r.exit_code == 2 and "bad.tflite" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_predict_a_12mp_jpeg_read_at_half_size_gives_boxes_of_the_photo(tmp_path, page):
+    """A 4000x3000 JPEG is decoded at half size (its finest tiles need no more): the boxes come back in the
+    photo's own pixels, on its digits."""
+    big = cv2.resize(page.image, (2560, 1920), interpolation=cv2.INTER_CUBIC)
+    photo = np.full((3000, 4000, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
+    photo[600:2520, 700:3260] = big
+    cv2.imwrite(str(tmp_path / "phone.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    r = cli.invoke(app, ["predict", "--json", str(tmp_path / "phone.jpg")])
+    assert r.exit_code == 0, r.output
+    boxes = page.boxes * 4 + np.array([700, 600, 0, 0])
+    assert _matched(boxes, page.labels, json.loads(r.stdout)["digits"]) >= len(page.labels) - 1

@@ -296,3 +296,17 @@ def test_summary_memory_is_flat():
     s.wall_s = 1.0
     assert len(s.process_ms.values()) == 10_000 and s.process_ms.buf.nbytes == 80_000
     assert abs(s.process_ms.mean() - 49.5) < 1e-9 and "(last 10,000 frames)" in s.text()
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_reduced_decode_halves_the_photo_and_keeps_the_pixel_limit(tmp_path, ext):
+    img = np.full((600, 800, 3), 230, np.uint8)
+    cv2.circle(img, (400, 300), 100, (20, 20, 20), 12)
+    p = tmp_path / f"a{ext}"
+    assert cv2.imwrite(str(p), img)
+    assert images.header_size(p) == (800, 600)
+    half = images.read_image(p, grey=True, reduce=2)
+    assert half.shape == (300, 400)
+    assert abs(int(half[150, 250]) - 20) < 40 and abs(int(half[20, 20]) - 230) < 10  # the ring, the paper
+    with pytest.raises(EdgeDigitsError, match="800x600 pixels is over the limit"):
+        images.read_image(p, max_pixels=300_000, grey=True, reduce=2)  # the limit counts the photo's own pixels

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from edge_digits.vision.tiles import levels, merge, tile_grid
+from edge_digits.vision.tiles import levels, merge, reduction, tile_grid
 
 
 def test_tiles_cover_the_frame_with_overlap():
@@ -19,6 +19,13 @@ def test_levels_double_up_to_the_frame_pixels():
     assert levels((320, 240), (320, 240)) == []
     s = 240 / 3000
     assert np.allclose(levels((4000, 3000), (320, 240)), [2 * s, 4 * s])
+
+
+def test_only_photos_whose_finest_tiles_are_at_most_half_scale_are_decoded_at_half():
+    assert reduction((4000, 3000), (320, 240)) == 2  # finest level 0.32
+    assert reduction((3000, 4000), (320, 240)) == 2
+    assert reduction((1600, 1200), (320, 240)) == 1  # finest level 0.8
+    assert reduction((640, 480), (320, 240)) == 1 and reduction((320, 240), (320, 240)) == 1
 
 
 def test_merge_keeps_the_best_of_overlaps_drops_pieces_and_joins_numbers():
