@@ -26,7 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 BOXFIT_HELP = ("With --detector rules: grow each digit's box to the whole digit with the shipped box-fit net "
                "(export/boxfit; runs on LiteRT whatever --runtime says).")
 TILES_HELP = ("Learned detector: also read each image in overlapping tiles at 2x and 4x the scale (small "
-              "digits in a big photo; at most 10-35 net runs an image, none over blank paper); --no-tiles reads it in one pass, as the camera does.")
+              "digits in a big photo; at most 10-35 net runs an image, fewer over blank paper); --no-tiles reads it in one pass, as the camera does.")
 TILES_DEFAULT = True  # predict: still photos can afford the tiles (benchmarks/camera.md: more found, read right)
 CAMERA_TILES_HELP = ("Learned detector: also read each frame in overlapping tiles at 2x and 4x the scale: more "
                      "small digits (a page far from the camera) at several times the cost a frame.")
