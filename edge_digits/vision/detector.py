@@ -25,16 +25,16 @@ STRIDE = 4
 IN_W, IN_H = 320, 240
 HEAT_T = 0.35  # peak threshold, tuned on dev pages (seed 7000, not the eval seed 2024)
 TILE_HEAT_T = 0.5  # peak threshold in predict's tiles (vision.tiles), tuned on dev pages (0.35: precision 51%)
-# link threshold, on the second-lowest of the samples along the segment (one sample may fall in a dip of
-# the map). On 500 dev pages, numbers read whole: the lowest sample > 0.35 46.0%, the second-lowest > 0.4
-# 47.5%, > 0.45 49.3%, > 0.5 50.4%; but from 0.45 on, numbers of the old generator's pages (tests/app) and
-# the demo video's "92" fall apart: links between the digits of a number are weaker there
-LINK_T = 0.4
 # predict's tiles run coarse to fine (vision.tiles.Activity): a tile at 2x or 4x only where a coarser pass's
 # heat reached this somewhere over it. Dev pages, tiles reader, ungated -> 0.15: 4000x3000 (40 pages) net
 # runs 1400 -> 713, recall 55.9 -> 55.7% (one digit of 478), precision 79.0 -> 79.2%; 1600x1200 (60 pages)
 # runs 2100 -> 1365, recall 71.4% both, precision 80.6 -> 82.3%; 300 mixed pages: recall 84.8% both
 TILE_GATE_T: float | None = 0.15
+# link threshold, on the second-lowest of the samples along the segment (one sample may fall in a dip of
+# the map). On 500 dev pages, numbers read whole: the lowest sample > 0.35 46.0%, the second-lowest > 0.4
+# 47.5%, > 0.45 49.3%, > 0.5 50.4%; but from 0.45 on, numbers of the old generator's pages (tests/app) and
+# the demo video's "92" fall apart: links between the digits of a number are weaker there
+LINK_T = 0.4
 LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
 # peaks kept a frame, best first. 40 cut dense tables and keypads (5 of 500 dev pages hold 41-56 digits):
 # 100 found 0.7 points more of the dev digits (camera reader 79.2 -> 79.9% recall, precision 89.5 -> 89.4%)
