@@ -310,3 +310,20 @@ def test_reduced_decode_halves_the_photo_and_keeps_the_pixel_limit(tmp_path, ext
     assert abs(int(half[150, 250]) - 20) < 40 and abs(int(half[20, 20]) - 230) < 10  # the ring, the paper
     with pytest.raises(EdgeDigitsError, match="800x600 pixels is over the limit"):
         images.read_image(p, max_pixels=300_000, grey=True, reduce=2)  # the limit counts the photo's own pixels
+
+
+@pytest.mark.parametrize("reduce", [1, 2])
+def test_phone_photo_stored_sideways_is_read_upright(tmp_path, reduce):
+    """A phone held upright stores its photo sideways with EXIF orientation 6: read as shown, at full or
+    half size alike (the half size is chosen from the stored size, the same either way round)."""
+    Image = pytest.importorskip("PIL.Image")
+    shown = np.full((400, 300), 230, np.uint8)
+    shown[20:60, 20:60] = 0  # a dark square at the top left of the photo as shown
+    stored = cv2.rotate(shown, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "upright.jpg"
+    Image.fromarray(stored).save(p, quality=95, exif=exif.tobytes())
+    img = images.read_image(p, grey=True, reduce=reduce)
+    assert img.shape == (400 // reduce, 300 // reduce)
+    assert img[40 // reduce, 40 // reduce] < 60 and img[-40 // reduce, -40 // reduce] > 180
