@@ -83,7 +83,13 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
     if len(batch):
         probs = runner.predict(batch)
         labels, conf = probs.argmax(1), probs.max(1)
-        for i in np.flatnonzero(conf >= min_confidence):
+        ok = conf >= min_confidence
+        sure_t = getattr(detector, "sure_t", None)
+        if sure_t is not None and len(found.scores):  # a faint peak is a digit only if read at WEAK_CONFIDENCE
+            from edge_digits.vision.detector import WEAK_CONFIDENCE
+
+            ok &= (np.asarray(found.scores, np.float32)[keep] >= sure_t) | (conf >= WEAK_CONFIDENCE)
+        for i in np.flatnonzero(ok):
             new_index[int(i)] = len(digits)
             x, y, w, h = boxes[i]
             digits.append(Digit((int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h)))),

@@ -128,3 +128,31 @@ def test_shipped_detector_loads_and_finds_nothing_on_blank_paper():
         prob, geom = d.maps(np.full(shape, 210, np.uint8))
         assert prob.shape == (60, 80, 2) and geom.shape == (60, 80, 4) and 0 <= prob.min() <= prob.max() <= 1
     assert len(d.find(np.full((480, 640), 210, np.uint8)).boxes) == 0
+
+
+class _SureClassifier:
+    """Reads every crop as a 3 with the given confidence."""
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    def predict(self, x):
+        p = np.full((len(x), 10), (1 - self.conf) / 9, np.float32)
+        p[:, 3] = self.conf
+        return p
+
+
+def test_a_faint_peak_is_a_digit_only_when_the_classifier_is_sure_of_it():
+    frame = np.full((480, 640), 230, np.uint8)
+    boxes = [[100, 100, 30, 44], [450, 100, 30, 44]]
+    for x, y, w, h in boxes:
+        cv2.line(frame, (x + w // 2, y + 4), (x + w // 2, y + h - 4), 30, 3)
+    net = _Net(boxes, [[0], [1]], (640, 480))
+    heat = net.maps[0][..., 0]
+    faint = 0.5 * (det.HEAT_T + det.SURE_T)  # between the two thresholds
+    heat[:, heat.shape[1] // 2:] *= faint / heat[:, heat.shape[1] // 2:].max()  # the right digit's peak
+    d = det.LearnedDetector(net)
+    assert sorted(np.round(d.find(frame).scores, 2)) == [round(faint, 2), 1.0]  # both peaks are found
+    assert len(pipeline.read_frame(frame, _SureClassifier(0.9), detector=d).digits) == 1  # the faint one dropped
+    res = pipeline.read_frame(frame, _SureClassifier(max(0.999, det.WEAK_CONFIDENCE)), detector=d)
+    assert len(res.digits) == 2 and res.readings == ["3", "3"]
