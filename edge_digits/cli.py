@@ -29,7 +29,9 @@ TILES_HELP = ("Learned detector: also read each image in overlapping tiles at 2x
               "digits in a big photo; at most 10-35 net runs an image, fewer over blank paper); --no-tiles reads it in one pass, as the camera does.")
 TILES_DEFAULT = True  # predict: still photos can afford the tiles (benchmarks/camera.md: more found, read right)
 CAMERA_TILES_HELP = ("Learned detector: also read each frame in overlapping tiles at 2x and 4x the scale: more "
-                     "small digits (a page far from the camera) at several times the cost a frame.")
+                     "small digits (a page far from the camera) at several times the cost a frame; --no-tiles: one "
+                     "pass always. Default: a frame bigger than 640x480 (an HD webcam's) is also read in tiles at 2x, "
+                     "so its digits are seen as big as a 640x480 frame's.")
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
@@ -75,12 +77,13 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """Handwritten-digit recognition from training to the edge."""
 
 
-def _detector(kind: Detector, path: Optional[Path], box_fit: bool, tiles: bool = False):
-    """(learned detector or None, box-fit runner or None) for camera and predict; both run on one thread."""
+def _detector(kind: Detector, path: Optional[Path], box_fit: bool, tiles: Optional[bool] = False):
+    """(learned detector or None, box-fit runner or None) for camera and predict; both run on one thread.
+    tiles None: vision.detector.AUTO (tiles at 2x for frames bigger than 640x480)."""
     if kind == Detector.learned:
-        from edge_digits.vision.detector import load_detector
+        from edge_digits.vision.detector import AUTO, load_detector
 
-        return load_detector(path, threads=1, tiles=tiles), None
+        return load_detector(path, threads=1, tiles=AUTO if tiles is None else tiles), None
     from edge_digits.vision.rules import boxfit
 
     return None, boxfit.load() if box_fit else None
@@ -231,7 +234,7 @@ def camera(
     detector_model: Annotated[Optional[Path], typer.Option(
         help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
-    tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help=CAMERA_TILES_HELP)] = False,
+    tiles: Annotated[Optional[bool], typer.Option("--tiles/--no-tiles", help=CAMERA_TILES_HELP, show_default=False)] = None,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     realtime: Annotated[Optional[bool], typer.Option(
         "--realtime/--as-fast-as-possible",

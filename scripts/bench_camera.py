@@ -10,7 +10,8 @@ drawn photo conditions. Two sets, from digit pools no training saw (data.pages.S
 And a check on pages of another generator:
   synth  300 pages of the old generator (data.synth, MNIST test digits, seed 90210), digits only.
 Readers, all with the shipped int8 models on LiteRT, one thread:
-  learned  camera's default: the learned detector (export/detector) + the camera classifier (export/camera)
+  learned  camera's default: the learned detector (export/detector) + the camera classifier (export/camera);
+           a page bigger than 640x480 also read in tiles at 2x the one pass's scale (vision.detector.AUTO)
   tiles    predict's default (camera --tiles): the same, each page also read in overlapping tiles at 2x
            and 4x the scale (vision/tiles)
   rules    --detector rules: the hand-tuned detector and box fit (vision/rules) + the same classifier
@@ -83,13 +84,13 @@ def readers(names):
     from edge_digits import runtime
     from edge_digits.config import camera_model, default_model
     from edge_digits.vision import otsu, pipeline
-    from edge_digits.vision.detector import load_detector
+    from edge_digits.vision.detector import AUTO, load_detector
     from edge_digits.vision.rules import boxfit
 
     classifier = runtime.load(camera_model(), threads=1)
     out = {}
     if "learned" in names:
-        det = load_detector(threads=1)
+        det = load_detector(threads=1, tiles=AUTO)  # camera's default
         out["learned"] = lambda img: pipeline.read_frame(img, classifier, detector=det)
     if "tiles" in names:
         tiled = load_detector(threads=1, tiles=True)
@@ -181,7 +182,7 @@ def report_md(doc: dict) -> str:
          "under drawn photo conditions. **dev**: digits of MNIST train[50000:] and USPS train[6000:], the pages the",
          "detector's thresholds were tuned on. **bench**: MNIST test and USPS test digits, pages nothing was tuned",
          "or trained on; quote these. The detector and classifier trained on pages of MNIST train[:50000] and",
-         "USPS train[:6000] only. Readers: **learned** (`camera`'s default: `export/detector` + `export/camera`),",
+         "USPS train[:6000] only. Readers: **learned** (`camera`'s default: `export/detector` + `export/camera`; a page bigger than 640x480 also in tiles at 2x),",
          "**tiles** (`predict`'s default, `camera --tiles`: the same, also over overlapping tiles at 2x the scale, `vision/tiles.py`),",
          "**rules** (`--detector rules`: the hand-tuned detector with the box fit + `export/camera`), **otsu**",
          "(Otsu threshold and contours + the MNIST model, numbers by a gap rule). **synth**: 300 pages of the old",

@@ -35,8 +35,10 @@ def tile_grid(size: int, tile: int, overlap: float = OVERLAP) -> list[int]:
     return [int(round(v)) for v in np.linspace(0, size - tile, n)]
 
 
-def levels(src: tuple[int, int], in_size: tuple[int, int], max_levels: int = MAX_LEVELS) -> list[float]:
-    """The scales (net px per source px) of the tiled passes: 2x, 4x ... the whole pass's, at most 1."""
+def levels(src: tuple[int, int], in_size: tuple[int, int], max_levels: int | None = None) -> list[float]:
+    """The scales (net px per source px) of the tiled passes: 2x, 4x ... the whole pass's, at most 1;
+    at most max_levels of them (default MAX_LEVELS)."""
+    max_levels = MAX_LEVELS if max_levels is None else max_levels
     W, H = src
     s = min(in_size[0] / W, in_size[1] / H)
     out = []

@@ -183,6 +183,34 @@ def test_camera_tiles_find_small_digits_in_a_far_page(tmp_path, page):
     assert got["--tiles"] >= 3 * (len(page.labels) - 1) and got["--tiles"] > got["--no-tiles"], got
 
 
+def test_camera_reads_an_hd_frame_at_2x_by_default_and_a_vga_one_in_one_pass(tmp_path, page):
+    """A 1280x720 webcam frame with the page at half size: by default the camera also reads it in tiles at
+    2x (the one pass sees it at a quarter), and finds more than --no-tiles; a 640x480 frame is left alone."""
+    small = cv2.resize(page.image, (320, 240), interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
+    frame[240:480, 480:800] = small
+    path = tmp_path / "hd.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1280, 720))
+    for _ in range(3):
+        w.write(frame)
+    w.release()
+    boxes = page.boxes / 2 + np.array([480, 240, 0, 0])
+    got = {}
+    for flags in ([], ["--no-tiles"]):
+        r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--no-smooth", *flags])
+        assert r.exit_code == 0, r.output
+        got[tuple(flags)] = sum(_matched(boxes, page.labels, json.loads(line)["digits"]) for line in r.stdout.splitlines())
+    assert got[()] >= 3 * (len(page.labels) - 1) and got[()] > got[("--no-tiles",)], got
+    from edge_digits.vision.detector import AUTO, load_detector
+
+    det = load_detector(threads=1, tiles=AUTO)
+    calls = [0]
+    run = det.net.run
+    det.net.run = lambda x: (calls.__setitem__(0, calls[0] + 1), run(x))[1]
+    det.find(cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY))
+    assert calls[0] == 1  # 640x480: the one pass only
+
+
 def test_predict_folder_and_glob(tmp_path, page):
     for k in range(2):
         cv2.imwrite(str(tmp_path / f"p{k}.png"), page.image)
