@@ -228,14 +228,14 @@ def run_pipeline(job: dict) -> dict:
     from edge_digits import runtime as runtimes
     from edge_digits.app import overlay, sources
     from edge_digits.vision import pipeline as vision
-    from edge_digits.vision.detector import load_detector
+    from edge_digits.vision.detector import AUTO, load_detector
 
     cv2.setNumThreads(1)  # as the camera CLI sets it (this worker is a process of its own)
     video = job["video"]
     if video == "synthetic":
         video = synthetic_video(str(Path(job["tmp"]) / "synthetic.avi"), min(120, job.get("max_frames") or 120))
     runner = runtimes.load(job["model"], threads=job["threads"])
-    finder = load_detector(threads=job["threads"])  # the learned detector, as `edge-digits camera` runs by default
+    finder = load_detector(threads=job["threads"], tiles=AUTO)  # the learned detector, as `edge-digits camera` runs by default
     src = sources.Source(video)
     stages = {k: [] for k in ("decode", "detect", "normalize", "classify", "draw", "total")}
     digits, blobs, frames, fps, shape = 0, 0, 0, 0.0, None
