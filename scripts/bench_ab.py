@@ -1,0 +1,134 @@
+"""What one part of the digit readers costs: two variants timed side by side on the same inputs, in
+alternating rounds (a shared machine that slows down mid-run slows both alike; benchmarks/camera.md's
+speed table is one reader alone, and its figures move with the machine).
+
+    .venv/bin/python scripts/bench_ab.py --mnist ../shared/data/mnist.npz --usps ../shared/data/usps.npz --pair faint
+
+Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread, shipped int8 models on LiteRT:
+  refiner  the camera reader without -> with the box refiner (vision.refine), 640x480 pages, up to 8 digits
+  faint    peaks from SURE_T only -> from HEAT_T with the classifier's second opinion, same pages
+  hd       the one pass -> the camera's default (tiles at 2x, vision.detector.AUTO), 1280x720 pages
+  photo    a 4000x3000 JPEG through `predict` (decode included): every tile at full size -> coarse to
+           fine tiles and the half-size decode (predict's default)
+Prints, per variant, the best round's frames/s (or ms an image) and the mean ms of each stage.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PAIRS = ("refiner", "faint", "hd", "photo")
+
+
+def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
+    """n dev pages of this size holding digits[0]..digits[1] digits."""
+    from edge_digits.data.pages import SPLITS, banks, make_page
+
+    bank, out, seed = banks(mnist, usps, "dev"), [], SPLITS["dev"]["seed"]
+    while len(out) < n:
+        p = make_page(bank, np.random.default_rng(seed), size=size)
+        seed += 1
+        if digits[0] <= len(p.boxes) <= digits[1]:
+            out.append(p.image)
+    return out
+
+
+def variants(pair: str):
+    """{name: detector} for a frame pair, or {name: (detector, setup)} for the photo."""
+    from edge_digits.vision import detector as D
+    from edge_digits.vision.detector import AUTO, load_detector
+
+    if pair == "refiner":
+        return {"without refiner": load_detector(threads=1, refine=False), "with refiner": load_detector(threads=1)}
+    if pair == "faint":
+        sure = load_detector(threads=1)
+        sure.heat_t = D.SURE_T  # every peak is a sure one: the reader before the faint peaks
+        return {f"peaks from {D.SURE_T}": sure, f"peaks from {D.HEAT_T}, second opinion": load_detector(threads=1)}
+    if pair == "hd":
+        return {"one pass": load_detector(threads=1), "camera default (2x tiles)": load_detector(threads=1, tiles=AUTO)}
+    full = load_detector(threads=1, tiles=True)
+    full.tile_gate_t = None
+    return {"every tile, full-size decode": (full, False), "coarse to fine, half-size decode": (load_detector(threads=1, tiles=True), True)}
+
+
+def time_frames(frames, clf, dets: dict, rounds: int) -> None:
+    from edge_digits.vision import pipeline
+
+    best: dict = {}
+    for _ in range(rounds):
+        for name, det in dets.items():
+            for f in frames[:20]:
+                pipeline.read_frame(f, clf, detector=det)  # warm-up
+            t, ms = [], {}
+            for f in frames:
+                t0 = time.perf_counter()
+                r = pipeline.read_frame(f, clf, detector=det)
+                t.append((time.perf_counter() - t0) * 1e3)
+                for k, v in r.ms.items():
+                    ms[k] = ms.get(k, 0.0) + v / len(frames)
+            fps = 1e3 / float(np.mean(t))
+            if fps > best.get(name, (0.0,))[0]:
+                best[name] = (fps, float(np.percentile(t, 99)), ms)
+    for name, (fps, p99, ms) in best.items():
+        print(f"{name}: {fps:.0f} frames/s, p99 {p99:.1f} ms; " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+
+
+def time_photo(image: np.ndarray, clf, dets: dict, rounds: int) -> None:
+    from edge_digits.app import stills
+    from edge_digits.vision import tiles
+
+    reduction = tiles.reduction
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "photo_12mp.jpg")
+        cv2.imwrite(path, image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        best: dict = {}
+        try:
+            for _ in range(rounds):
+                for name, (det, half) in dets.items():
+                    tiles.reduction = reduction if half else (lambda *a: 1)
+                    stills.predict([path], clf, detector=det)  # warm-up
+                    t0 = time.perf_counter()
+                    r = stills.predict([path], clf, detector=det)
+                    ms = (time.perf_counter() - t0) * 1e3
+                    if ms < best.get(name, (1e9,))[0]:
+                        best[name] = (ms, r[0].get("readings"))
+        finally:
+            tiles.reduction = reduction
+    for name, (ms, readings) in best.items():
+        print(f"{name}: {ms:.0f} ms (best of {rounds}); readings {readings}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mnist", required=True)
+    ap.add_argument("--usps", required=True)
+    ap.add_argument("--pair", choices=PAIRS, default="refiner")
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    for p in (a.mnist, a.usps):
+        if not Path(p).is_file():
+            sys.exit(f"error: {p}: no such file")
+    cv2.setNumThreads(1)  # as `camera` and `predict` run
+    from edge_digits import runtime
+    from edge_digits.config import camera_model
+
+    clf = runtime.load(camera_model(), threads=1)
+    dets = variants(a.pair)
+    if a.pair == "photo":
+        # a dev page holding 8 or more digits (scripts/bench_camera.py: photo_time times a bench page)
+        time_photo(pages(a.mnist, a.usps, (4000, 3000), 1, (8, 10 ** 6))[0], clf, dets, max(a.rounds, 5))
+    else:
+        size = (1280, 720) if a.pair == "hd" else (640, 480)
+        time_frames(pages(a.mnist, a.usps, size, a.frames), clf, dets, a.rounds)
+
+
+if __name__ == "__main__":
+    main()

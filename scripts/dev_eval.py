@@ -1,0 +1,114 @@
+"""Score a digit reader on development pages, with its thresholds set from the command line: how every
+threshold of the learned reader was chosen (never on the bench pages: scripts/bench_camera.py reports those).
+
+    .venv/bin/python scripts/dev_eval.py --mnist ../shared/data/mnist.npz --usps ../shared/data/usps.npz --pages 300
+    ... --size 1280x720 --pages 60 --no-auto        # HD pages, the one pass
+    ... --reader tiles --size 4000x3000 --pages 40 --gate 0   # predict's tiles, every tile run
+
+Pages: dev pages of data.pages (MNIST train[50000:] + USPS train[6000:]): the bench script's dev set
+(mixed sizes, seeds from the dev seed), or with --size all of one size (seeds from the dev seed + 50000);
+--split synth: pages of the old generator (data.synth) of MNIST train[50000:], seed 4321, digits only.
+Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
+--by-height adds recall, precision and read right per digit height.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def dev_pages(mnist: str, usps: str, split: str, n: int, size: str | None, workers: int):
+    from edge_digits.data.pages import SPLITS, Page, banks, make_page
+
+    if split == "synth":
+        from edge_digits.data import synth
+
+        d = np.load(mnist)
+        return [Page(p.image, p.boxes, p.labels, [], p.ignore, {"generator": "synth"})
+                for p in synth.make_pages(d["x_train"][50000:], d["y_train"][50000:], n, seed=4321)]
+    if size:
+        w, h = (int(v) for v in size.lower().split("x"))
+        bank = banks(mnist, usps, "dev")
+        return [make_page(bank, np.random.default_rng(SPLITS["dev"]["seed"] + 50000 + i), size=(w, h)) for i in range(n)]
+    from bench_camera import make
+
+    return make(mnist, usps, "dev", n, workers)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mnist", required=True)
+    ap.add_argument("--usps", required=True)
+    ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--split", choices=("dev", "synth"), default="dev")
+    ap.add_argument("--size", help="WxH: pages of this size only (default: the bench script's mixed sizes)")
+    ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
+                    help="learned: camera's default; tiles: predict's default (camera --tiles)")
+    ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
+    ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
+    ap.add_argument("--sure", type=float, help="peaks under this need the classifier's second opinion (SURE_T)")
+    ap.add_argument("--weak-confidence", type=float, help="that second opinion (WEAK_CONFIDENCE)")
+    ap.add_argument("--link", type=float, help="link threshold (LINK_T)")
+    ap.add_argument("--gate", type=float, help="tiles run where a coarser pass's heat reached this (TILE_GATE_T); 0: all")
+    ap.add_argument("--max-levels", type=int, help="tiled levels (vision.tiles.MAX_LEVELS)")
+    ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
+    ap.add_argument("--by-height", action="store_true")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    for p in (a.mnist, a.usps):
+        if not Path(p).is_file():
+            sys.exit(f"error: {p}: no such file")
+    cv2.setNumThreads(1)  # as `camera` and `predict` run
+    from edge_digits import runtime
+    from edge_digits.config import MIN_CONFIDENCE, camera_model
+    from edge_digits.data.pages.score import score
+    from edge_digits.vision import detector as D
+    from edge_digits.vision import pipeline, tiles
+    from bench_camera import as_result
+
+    if a.weak_confidence is not None:
+        D.WEAK_CONFIDENCE = a.weak_confidence  # read at each call (vision.pipeline)
+    if a.max_levels is not None:
+        tiles.MAX_LEVELS = a.max_levels
+    det = D.load_detector(threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
+    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("link_t", a.link)):
+        if v is not None:
+            setattr(det, attr, v)
+    if a.gate is not None:
+        det.tile_gate_t = a.gate or None
+    runs = [0]
+    net_run = det.net.run
+
+    def counted(x):
+        runs[0] += 1
+        return net_run(x)
+
+    det.net.run = counted
+    clf = runtime.load(camera_model(), threads=1)
+    minc = MIN_CONFIDENCE if a.min_confidence is None else a.min_confidence
+    pages = dev_pages(a.mnist, a.usps, a.split, a.pages, a.size, a.workers)
+    t0 = time.time()
+    results = [as_result(pipeline.read_frame(p.image, clf, min_confidence=minc, detector=det)) for p in pages]
+    dt = time.time() - t0
+    rep = score(pages, results)
+    o = rep["overall"]
+    print(f"{len(pages)} pages, {o['digits']} digits: recall {100 * o['recall']['value']:.2f}% precision "
+          f"{100 * o['precision']['value']:.2f}% read right {100 * o['read_right']['value']:.2f}% numbers whole "
+          f"{100 * o['numbers_whole']['value']:.2f}%; {runs[0]} detector runs, {dt:.1f} s")
+    if a.by_height:
+        for name, m in rep["by_height"].items():
+            print(f"  {name:>10}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
+                  f"{100 * m['precision']['value']:.1f}% read right {100 * m['read_right']['value']:.1f}%")
+
+
+if __name__ == "__main__":
+    main()
