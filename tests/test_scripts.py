@@ -1,0 +1,36 @@
+"""The measuring scripts run end to end on a few pages (full MNIST and USPS: $EDGE_DIGITS_DATA and
+$EDGE_DIGITS_USPS, which CI has): what camera.md's notes quote must stay re-runnable."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST, USPS = os.environ.get("EDGE_DIGITS_DATA", ""), os.environ.get("EDGE_DIGITS_USPS", "")
+pytestmark = pytest.mark.skipif(not (Path(MNIST).is_file() and Path(USPS).is_file()),
+                                reason="needs the full MNIST and USPS: set EDGE_DIGITS_DATA and EDGE_DIGITS_USPS")
+
+
+def _run(script, *args):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--mnist", MNIST, "--usps", USPS, *args],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+def test_dev_eval_scores_pages_and_takes_the_thresholds():
+    out = _run("dev_eval.py", "--pages", "4", "--size", "1280x720")
+    m = re.search(r"4 pages, (\d+) digits: recall ([\d.]+)% precision ([\d.]+)% read right ([\d.]+)%.*; (\d+) detector runs", out)
+    assert m and int(m[1]) > 0 and 0 < float(m[2]) <= 100, out
+    one = _run("dev_eval.py", "--pages", "4", "--size", "1280x720", "--no-auto")
+    assert re.search(r"; 4 detector runs", one), one  # the one pass: a run a page; the default runs tiles too
+    assert int(m[5]) > 4
+
+
+def test_bench_ab_times_both_variants():
+    out = _run("bench_ab.py", "--pair", "faint", "--frames", "4", "--rounds", "1")
+    lines = [ln for ln in out.splitlines() if "frames/s" in ln]
+    assert len(lines) == 2 and lines[0].startswith("peaks from 0.35") and "second opinion" in lines[1], out
