@@ -75,12 +75,10 @@ def main() -> None:
     from edge_digits.vision import pipeline, tiles
     from bench_camera import as_result
 
-    if a.weak_confidence is not None:
-        D.WEAK_CONFIDENCE = a.weak_confidence  # read at each call (vision.pipeline)
     if a.max_levels is not None:
         tiles.MAX_LEVELS = a.max_levels
     det = D.load_detector(threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
-    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("link_t", a.link)):
+    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link)):
         if v is not None:
             setattr(det, attr, v)
     if a.gate is not None:

@@ -202,7 +202,7 @@ class LearnedDetector:
     def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool | str = False, refiner=None):
         self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
         self.tile_heat_t = TILE_HEAT_T
-        self.sure_t = SURE_T  # see WEAK_CONFIDENCE: read_learned asks more of the classifier under it
+        self.sure_t, self.weak_confidence = SURE_T, WEAK_CONFIDENCE  # read_learned's second opinion on faint peaks
         self.tile_gate_t = TILE_GATE_T
         self.in_size = tuple(net.in_size)
 
@@ -215,7 +215,7 @@ class LearnedDetector:
     def find(self, grey: np.ndarray, keep_maps: bool = False) -> Found:
         H, W = grey.shape[:2]
         pyr, base = None, grey
-        tiled = self.tiles is True or (self.tiles == AUTO and min(self.in_size[0] / W, self.in_size[1] / H) < AUTO_SCALE)
+        tiled = self.tiles is True or (self.tiles == AUTO and letterbox((W, H), self.in_size)[0] < AUTO_SCALE)
         if tiled:  # also overlapping tiles at 2x and 4x (vision.tiles), one pyramid for all; auto: at 2x only
             from edge_digits.vision.tiles import levels, pyramid
 
@@ -228,15 +228,8 @@ class LearnedDetector:
         if tiled:
             from edge_digits.vision.tiles import merge, tiled_passes
 
-            act = None
-            if self.tile_gate_t is not None:  # coarse to fine: finer tiles only where a coarser pass saw heat
-                from edge_digits.vision.tiles import Activity
-
-                ls, px, py = letterbox(base.shape[1::-1], self.in_size)
-                s0 = ls * base.shape[1] / W  # whole-pass net px per frame px
-                act = Activity(W, H, STRIDE / s0)
-                act.add(prob[..., 0], px, py, s0)
-            boxes, scores, numbers = merge([(boxes, scores, numbers)] + tiled_passes(self, grey, pyr, act, self.tile_gate_t))
+            passes = tiled_passes(self, grey, pyr, prob[..., 0], self.tile_gate_t)  # coarse to fine from this pass's heat
+            boxes, scores, numbers = merge([(boxes, scores, numbers)] + passes)
         raw = boxes
         if self.refiner is not None and len(boxes):
             from edge_digits.vision.refine import refine

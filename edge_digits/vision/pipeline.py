@@ -83,12 +83,8 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
     if len(batch):
         probs = runner.predict(batch)
         labels, conf = probs.argmax(1), probs.max(1)
-        ok = conf >= min_confidence
-        sure_t = getattr(detector, "sure_t", None)
-        if sure_t is not None and len(found.scores):  # a faint peak is a digit only if read at WEAK_CONFIDENCE
-            from edge_digits.vision.detector import WEAK_CONFIDENCE
-
-            ok &= (np.asarray(found.scores, np.float32)[keep] >= sure_t) | (conf >= WEAK_CONFIDENCE)
+        # a faint peak (under the detector's sure_t) is a digit only if the classifier is sure of it too
+        ok = (conf >= min_confidence) & ((found.scores[keep] >= detector.sure_t) | (conf >= detector.weak_confidence))
         for i in np.flatnonzero(ok):
             new_index[int(i)] = len(digits)
             x, y, w, h = boxes[i]

@@ -162,26 +162,32 @@ class Activity:
 
 
 def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None = None,
-                 activity: Activity | None = None, gate_t: float | None = None) -> list:
+                 whole_heat: np.ndarray | None = None, gate_t: float | None = None) -> list:
     """(boxes, scores, numbers) in frame px of each tile of each tiled level (see levels); pyr: the
-    frame at those levels (pyramid), made here when not given. With an activity (the whole pass's heat
-    already in it) and gate_t, a tile of a level is run only where a coarser pass saw heat >= gate_t."""
-    from edge_digits.vision.detector import decode, letterbox
+    frame at those levels (pyramid), made here when not given. With the whole pass's centre heatmap (of
+    the smallest level, letterboxed) and gate_t, a tile is run only where a coarser pass saw heat >= gate_t."""
+    from edge_digits.vision.detector import STRIDE, decode, letterbox
 
     H, W = grey.shape[:2]
     iw, ih = detector.in_size
     pyr = pyr if pyr is not None else pyramid(grey, levels((W, H), (iw, ih)))
+    activity = None
+    if whole_heat is not None and gate_t is not None and pyr:
+        base = pyr[min(pyr)]  # what the whole pass letterboxed
+        ls, px, py = letterbox(base.shape[1::-1], (iw, ih))
+        s0 = ls * base.shape[1] / W  # whole-pass net px per frame px
+        activity = Activity(W, H, STRIDE / s0)
+        activity.add(whole_heat, px, py, s0)
     out = []
     for s in sorted(pyr):
         big = pyr[s]
         bh, bw = big.shape[:2]
-        gated = activity is not None and gate_t is not None
-        before = activity.copy() if gated else None  # the coarser passes only, not this level's own tiles
+        before = activity.copy() if activity is not None else None  # the coarser passes only, not this level's
         for y0 in tile_grid(bh, ih):
             for x0 in tile_grid(bw, iw):
                 tile = big[y0: y0 + ih, x0: x0 + iw]
                 th, tw = tile.shape[:2]
-                if gated and not before.seen(x0 / s, y0 / s, (x0 + tw) / s, (y0 + th) / s, gate_t):
+                if before is not None and not before.seen(x0 / s, y0 / s, (x0 + tw) / s, (y0 + th) / s, gate_t):
                     continue
                 prob, geom = detector.maps(tile)
                 if activity is not None:
