@@ -327,3 +327,17 @@ def test_phone_photo_stored_sideways_is_read_upright(tmp_path, reduce):
     img = images.read_image(p, grey=True, reduce=reduce)
     assert img.shape == (400 // reduce, 300 // reduce)
     assert img[40 // reduce, 40 // reduce] < 60 and img[-40 // reduce, -40 // reduce] > 180
+
+
+def test_a_truncated_12mp_jpeg_is_one_line_through_the_half_size_decode(tmp_path):
+    """predict decodes a 12 MP photo at half size (its header says 4000x3000): cut short, it is still one
+    clear line and exit 1, never a traceback."""
+    img = np.full((3000, 4000, 3), 200, np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.tobytes()[:600])  # the header and a little more
+    assert images.header_size(p) == (4000, 3000)
+    r = cli.invoke(app, ["predict", str(p)])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.stderr.strip().splitlines() == [f"error: {p}: not an image OpenCV can decode"], r.stderr
