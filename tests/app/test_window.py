@@ -96,6 +96,16 @@ class App:
         assert img is not None, "import gave no image"
         return img
 
+    def until(self, check, timeout: float = 15.0) -> bool:
+        """Polls check() until it holds: a loaded machine may take seconds to show the next image, and a
+        fixed sleep made this test fail on CI while it passed here."""
+        end = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > end or self.p.poll() is not None:
+                return False
+            time.sleep(0.2)
+        return True
+
     def key(self, k: str, wait: float = 0.8) -> None:
         self.x("xdotool", "key", "--window", self.win, k)
         time.sleep(wait)
@@ -149,14 +159,17 @@ def test_video_window_pause_debug_snapshot_quit(display, tmp_path):
     playing = app.shot()
     assert playing.shape[:2] == (480, 640)
     assert _banner_pixels(playing) == 0
-    app.key("space")
+    app.key("space", 0)
+    assert app.until(lambda: _banner_pixels(app.shot()) > 200), "no PAUSED on screen"
+    time.sleep(0.3)
     paused = app.shot()
     time.sleep(0.8)
     still_paused = app.shot()
-    assert _banner_pixels(paused) > 200, "no PAUSED on screen"
     assert (paused == still_paused).all(), "the video went on while paused"
     assert (paused[180:300, 160:480] != playing[180:300, 160:480]).any(-1).mean() > 0.3
-    app.key("d", 1.2)
+    app.key("d", 0)
+    assert app.until(lambda: app.geometry()[0] > 1.5 * 640)
+    time.sleep(0.3)
     w, h = app.geometry()
     assert w > 1.5 * 640 and h == 480  # the debug view beside the frame
     debug = app.shot()
@@ -203,14 +216,17 @@ def test_still_images_wait_and_take_every_key(display, tmp_path):
     time.sleep(1.5)
     assert app.p.poll() is None  # waits on the first image
     first = app.shot()
-    app.key("d", 1.2)
-    assert app.geometry()[0] > 1.5 * 640  # the debug view of the image on screen
+    app.key("d", 0)
+    assert app.until(lambda: app.geometry()[0] > 1.5 * 640)  # the debug view of the image on screen
     assert app.p.poll() is None
-    app.key("s")
-    assert (snaps / "page0.png").is_file()
-    app.key("space", 1.2)
-    second = app.shot()
-    assert second.shape[1] > 1.5 * 640 and (second[:, :640] != first[:, :640]).any()  # the next image, debug on
+    app.key("s", 0)
+    assert app.until((snaps / "page0.png").is_file)
+    app.key("space", 0)
+
+    def next_image_shown() -> bool:
+        shot = app.shot()
+        return shot.shape[1] > 1.5 * 640 and (shot[:, :640] != first[:, :640]).any()
+    assert app.until(next_image_shown)  # the next image, debug still on
     assert app.p.poll() is None
     app.key("q", 0)
     rc, err = app.finish()
