@@ -31,7 +31,8 @@ TILES_DEFAULT = True  # predict: still photos can afford the tiles (benchmarks/c
 CAMERA_TILES_HELP = ("Learned detector: also read each frame in overlapping tiles at 2x and 4x the scale: more "
                      "small digits (a page far from the camera) at several times the cost a frame; --no-tiles: one "
                      "pass always. Default: a frame bigger than 640x480 (an HD webcam's) is also read in tiles at 2x, "
-                     "so its digits are seen as big as a 640x480 frame's.")
+                     "so its digits are seen as big as a 640x480 frame's, and a smaller frame in at most two tiles at "
+                     "2x where it holds small digits.")
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
@@ -79,7 +80,7 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 def _detector(kind: Detector, path: Optional[Path], box_fit: bool, tiles: Optional[bool] = False):
     """(learned detector or None, box-fit runner or None) for camera and predict; both run on one thread.
-    tiles None: vision.detector.AUTO (tiles at 2x for frames bigger than 640x480)."""
+    tiles None: vision.detector.AUTO (tiles at 2x for frames bigger than 640x480, near small digits for others)."""
     if kind == Detector.learned:
         from edge_digits.vision.detector import AUTO, load_detector
 

@@ -60,6 +60,9 @@ def main() -> None:
     ap.add_argument("--link", type=float, help="link threshold (LINK_T)")
     ap.add_argument("--gate", type=float, help="tiles run where a coarser pass's heat reached this (TILE_GATE_T); 0: all")
     ap.add_argument("--max-levels", type=int, help="tiled levels (vision.tiles.MAX_LEVELS)")
+    ap.add_argument("--small-h", type=float, help="camera: 2x tiles near digits under this many net px (SMALL_H); 0: none")
+    ap.add_argument("--small-gate", type=float, help="camera: ... where that heat reached this (SMALL_GATE_T)")
+    ap.add_argument("--small-tiles", type=int, help="camera: at most this many such tiles a frame (SMALL_TILES); 0: any")
     ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
     ap.add_argument("--by-height", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
@@ -81,6 +84,12 @@ def main() -> None:
     for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link)):
         if v is not None:
             setattr(det, attr, v)
+    if a.small_h is not None:
+        det.small_h = a.small_h or None
+    if a.small_gate is not None:
+        det.small_gate_t = a.small_gate
+    if a.small_tiles is not None:
+        det.small_tiles = a.small_tiles or None
     if a.gate is not None:
         det.tile_gate_t = a.gate or None
     runs = [0]

@@ -14,7 +14,8 @@ and numbers found at different scales that share a digit are joined.
 Coarse to fine: a tile is run only where a coarser pass's centre heat reached TILE_GATE_T somewhere over
 it (Activity): blank paper at 1x stays blank at 4x. Cost: at most 1 + 9 (2x) + 25 (4x) net runs for a 12 MP
 photo, about half of them on dev pages (vision.detector.TILE_GATE_T gives the figures); a 640x480 frame is
-already at half its size, so it gets one level of at most 9 tiles at full size. The camera keeps the one pass.
+already at half its size, so it gets one level of at most 9 tiles at full size. The camera (tiles=AUTO in
+vision.detector) reads a bigger frame at 2x too, and a 640x480 one in at most two 2x tiles, over its small digits.
 """
 from __future__ import annotations
 
@@ -160,12 +161,20 @@ class Activity:
         r0, r1, c0, c1 = self._span(x0, y0, x1, y1)
         return bool(self.a[r0:r1, c0:c1].max() >= gate_t)
 
+    def mass(self, x0: float, y0: float, x1: float, y1: float, gate_t: float) -> float:
+        """How much of the span saw heat >= gate_t (grid cells, weighted by their heat)."""
+        r0, r1, c0, c1 = self._span(x0, y0, x1, y1)
+        a = self.a[r0:r1, c0:c1]
+        return float(a[a >= gate_t].sum())
+
 
 def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None = None,
-                 whole_heat: np.ndarray | None = None, gate_t: float | None = None) -> list:
+                 whole_heat: np.ndarray | None = None, gate_t: float | None = None,
+                 max_tiles: int | None = None) -> list:
     """(boxes, scores, numbers) in frame px of each tile of each tiled level (see levels); pyr: the
     frame at those levels (pyramid), made here when not given. With the whole pass's centre heatmap (of
-    the smallest level, letterboxed) and gate_t, a tile is run only where a coarser pass saw heat >= gate_t."""
+    the smallest level, letterboxed) and gate_t, a tile is run only where a coarser pass saw heat >= gate_t;
+    with max_tiles too, at most that many a level, those over the most such heat (a bound on a frame's time)."""
     from edge_digits.vision.detector import STRIDE, decode, letterbox
 
     H, W = grey.shape[:2]
@@ -183,28 +192,32 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
         big = pyr[s]
         bh, bw = big.shape[:2]
         before = activity.copy() if activity is not None else None  # the coarser passes only, not this level's
-        for y0 in tile_grid(bh, ih):
-            for x0 in tile_grid(bw, iw):
-                tile = big[y0: y0 + ih, x0: x0 + iw]
-                th, tw = tile.shape[:2]
-                if before is not None and not before.seen(x0 / s, y0 / s, (x0 + tw) / s, (y0 + th) / s, gate_t):
-                    continue
-                prob, geom = detector.maps(tile)
-                if activity is not None:
-                    ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
-                    activity.add(prob[..., 0], px - ls * x0, py - ls * y0, ls * s)
-                digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t)
-                if not digits:
-                    continue
-                b = np.array([d[0] for d in digits], np.float32)
-                sc = np.array([d[1] for d in digits], np.float32)
-                # cut by the tile's edge where that edge is inside the frame
-                cut = (((b[:, 0] <= CUT) & (x0 > 0)) | ((b[:, 1] <= CUT) & (y0 > 0))
-                       | ((b[:, 0] + b[:, 2] >= tw - CUT) & (x0 + tw < bw))
-                       | ((b[:, 1] + b[:, 3] >= th - CUT) & (y0 + th < bh)))
-                keep = np.flatnonzero(~cut)
-                new = {int(k): j for j, k in enumerate(keep)}
-                b = b[keep]
-                b[:, :2] += np.float32([x0, y0])
-                out.append((b / s, sc[keep], [[new[i] for i in g if i in new] for g in numbers]))
+        grid = [(x0, y0) for y0 in tile_grid(bh, ih) for x0 in tile_grid(bw, iw)]
+        if before is not None:
+            def span(x0, y0):
+                return x0 / s, y0 / s, min(x0 + iw, bw) / s, min(y0 + ih, bh) / s
+            grid = [t for t in grid if before.seen(*span(*t), gate_t)]
+            if max_tiles is not None and len(grid) > max_tiles:
+                grid = sorted(grid, key=lambda t: -before.mass(*span(*t), gate_t))[:max_tiles]
+        for x0, y0 in grid:
+            tile = big[y0: y0 + ih, x0: x0 + iw]
+            th, tw = tile.shape[:2]
+            prob, geom = detector.maps(tile)
+            if activity is not None:
+                ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
+                activity.add(prob[..., 0], px - ls * x0, py - ls * y0, ls * s)
+            digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t)
+            if not digits:
+                continue
+            b = np.array([d[0] for d in digits], np.float32)
+            sc = np.array([d[1] for d in digits], np.float32)
+            # cut by the tile's edge where that edge is inside the frame
+            cut = (((b[:, 0] <= CUT) & (x0 > 0)) | ((b[:, 1] <= CUT) & (y0 > 0))
+                   | ((b[:, 0] + b[:, 2] >= tw - CUT) & (x0 + tw < bw))
+                   | ((b[:, 1] + b[:, 3] >= th - CUT) & (y0 + th < bh)))
+            keep = np.flatnonzero(~cut)
+            new = {int(k): j for j, k in enumerate(keep)}
+            b = b[keep]
+            b[:, :2] += np.float32([x0, y0])
+            out.append((b / s, sc[keep], [[new[i] for i in g if i in new] for g in numbers]))
     return out

@@ -97,3 +97,70 @@ def test_gated_tiles_skip_blank_paper_and_find_what_every_tile_finds(monkeypatch
     (n_all, boxes_all), (n_gated, boxes_gated) = out[None], out[det_mod.TILE_GATE_T]
     assert n_all == 1 + 9 + 25 and n_gated < n_all / 2, (n_all, n_gated)
     assert len(boxes_all) >= len(p.labels) - 1 and sorted(boxes_gated) == sorted(boxes_all)
+
+
+def test_max_tiles_runs_those_over_the_most_heat():
+    """Gated tiles capped at one: of the two tiles a coarser pass saw heat in, the hotter one runs."""
+    from edge_digits.vision.tiles import tiled_passes
+
+    class Fake:
+        in_size, tile_heat_t, link_t = (320, 240), 0.5, 0.4
+        ran: list = []
+
+        def maps(self, tile):
+            self.ran.append(int(tile[0, 0]))
+            return np.zeros((60, 80, 2), np.float32), np.zeros((60, 80, 4), np.float32)
+
+    grey = np.zeros((480, 640), np.uint8)
+    grey[0, 0], grey[240, 320] = 1, 2  # marks: the tile at (0, 0) and the one at (320, 240)
+    heat = np.zeros((60, 80), np.float32)  # the whole pass: 640x480 at half size, 8 frame px a cell
+    heat[10, 10], heat[50, 70] = 0.5, 0.9  # frame px (80, 80) and (560, 400)
+    for cap, ran in ((None, [1, 2]), (2, [1, 2]), (1, [2])):
+        det = Fake()
+        det.ran = []
+        tiled_passes(det, grey, {1.0: grey}, heat, 0.35, cap)
+        assert sorted(det.ran) == ran, (cap, det.ran)
+
+
+def _row_page(h: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 640x480 grey page of three rows of eight sample digits h px tall, gaps of 0.35 h, and their boxes."""
+    from edge_digits.data.mnist import load_sample
+
+    d = load_sample()
+    img, boxes, k = np.full((480, 640), 235, np.uint8), [], 0
+    for r in range(3):
+        x = 40
+        for _ in range(8):
+            g = d.x_test[k]
+            k += 1
+            ys, xs = np.nonzero(g > 40)
+            g = g[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+            w = max(2, int(round(g.shape[1] * h / g.shape[0])))
+            g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA).astype(int)
+            y = 60 + 150 * r
+            img[y: y + h, x: x + w] = np.minimum(img[y: y + h, x: x + w], 235 - g * 200 // 255)
+            boxes.append((x, y, w, h))
+            x += w + int(0.35 * h)
+    return img, np.array(boxes, np.float32)
+
+
+def test_the_camera_reads_small_digits_of_a_vga_frame_again_in_2x_tiles(monkeypatch):
+    """tiles=AUTO on 640x480: digits 12 px tall (6 at the net's scale, two neighbours a map cell apart)
+    get at most SMALL_TILES tiles at full size, and more of them are found; 60 px digits get the one pass."""
+    from edge_digits.core.boxes import iou_matrix
+    from edge_digits.vision import detector as det_mod
+
+    det = det_mod.load_detector(threads=1, tiles=det_mod.AUTO)
+    calls = [0]
+    run = det.net.run
+    monkeypatch.setattr(det.net, "run", lambda x: (calls.__setitem__(0, calls[0] + 1), run(x))[1])
+    got = {}
+    for h in (12, 60):
+        img, boxes = _row_page(h)
+        for small_h in (None, det_mod.SMALL_H):
+            det.small_h, calls[0] = small_h, 0
+            f = det.find(img)
+            got[h, small_h] = (calls[0], int((iou_matrix(boxes, f.boxes).max(1) >= 0.5).sum()) if len(f.boxes) else 0)
+    assert got[12, None][0] == 1 and 1 < got[12, det_mod.SMALL_H][0] <= 1 + det_mod.SMALL_TILES, got
+    assert got[12, det_mod.SMALL_H][1] > got[12, None][1], got
+    assert got[60, det_mod.SMALL_H] == (1, got[60, None][1]) and got[60, None][1] >= 23, got
