@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--size", help="WxH: pages of this size only (default: the bench script's mixed sizes)")
     ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
                     help="learned: camera's default; tiles: predict's default (camera --tiles)")
+    ap.add_argument("--detector", help="detector file (default: the shipped int8 one), e.g. export/detector/detector_fp32.onnx")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
     ap.add_argument("--sure", type=float, help="peaks under this need the classifier's second opinion (SURE_T)")
@@ -80,7 +81,7 @@ def main() -> None:
 
     if a.max_levels is not None:
         tiles.MAX_LEVELS = a.max_levels
-    det = D.load_detector(threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
+    det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
     for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link)):
         if v is not None:
             setattr(det, attr, v)
