@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--small-tiles", type=int, help="camera: at most this many such tiles a frame (SMALL_TILES); 0: any")
     ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
     ap.add_argument("--by-height", action="store_true")
+    ap.add_argument("--by-condition", metavar="NAME", help="also the figures per value of this condition (layout, pen, ...)")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     for p in (a.mnist, a.usps):
@@ -112,6 +113,10 @@ def main() -> None:
     print(f"{len(pages)} pages, {o['digits']} digits: recall {100 * o['recall']['value']:.2f}% precision "
           f"{100 * o['precision']['value']:.2f}% read right {100 * o['read_right']['value']:.2f}% numbers whole "
           f"{100 * o['numbers_whole']['value']:.2f}%; {runs[0]} detector runs, {dt:.1f} s")
+    for value, m in rep["by_condition"].get(a.by_condition, {}).items() if a.by_condition else ():
+        print(f"  {a.by_condition}={value}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
+              f"{100 * m['precision']['value']:.1f}% read right {100 * m['read_right']['value']:.1f}% numbers whole "
+              f"{100 * m['numbers_whole']['value']:.1f}% of {m['numbers_whole']['n']}")
     if a.by_height:
         for name, m in rep["by_height"].items():
             print(f"  {name:>10}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
