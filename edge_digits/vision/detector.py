@@ -238,7 +238,7 @@ class LearnedDetector:
         boxes = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
         scores = np.array([s for _, s in digits], np.float32)
         gate_heat, gate_t, max_tiles = prob[..., 0], self.tile_gate_t, None
-        if not tiled and self.tiles == AUTO and self.small_h and self.small_gate_t is not None:
+        if not tiled and self.tiles == AUTO and self.small_h:
             # small digits: the map's cells are too coarse for them (two small neighbours share one peak), so
             # where the one pass saw heat of a digit under small_h net px, 2x tiles read it again
             small = gate_heat * (np.exp(np.clip(geom[..., 1], -2.0, 7.0)) < self.small_h)

@@ -193,12 +193,12 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
         bh, bw = big.shape[:2]
         before = activity.copy() if activity is not None else None  # the coarser passes only, not this level's
         grid = [(x0, y0) for y0 in tile_grid(bh, ih) for x0 in tile_grid(bw, iw)]
-        if before is not None:
-            def span(x0, y0):
-                return x0 / s, y0 / s, min(x0 + iw, bw) / s, min(y0 + ih, bh) / s
-            grid = [t for t in grid if before.seen(*span(*t), gate_t)]
-            if max_tiles is not None and len(grid) > max_tiles:
-                grid = sorted(grid, key=lambda t: -before.mass(*span(*t), gate_t))[:max_tiles]
+        if before is not None:  # each tile's heat over gate_t in the coarser passes, once; none: not run
+            mass = [before.mass(x0 / s, y0 / s, min(x0 + iw, bw) / s, min(y0 + ih, bh) / s, gate_t) for x0, y0 in grid]
+            kept = [k for k in range(len(grid)) if mass[k] > 0]
+            if max_tiles is not None and len(kept) > max_tiles:  # the hottest first
+                kept = sorted(kept, key=lambda k: -mass[k])[:max_tiles]
+            grid = [grid[k] for k in kept]
         for x0, y0 in grid:
             tile = big[y0: y0 + ih, x0: x0 + iw]
             th, tw = tile.shape[:2]
