@@ -23,6 +23,8 @@ found number has, at IoU >= 0.5), overall, per condition value and per digit hei
 Speed (learned reader): 640x480 pages with up to 8 digits, each decoded from PNG apart, then one
 read_frame call timed; several passes, each pass's frames/s and p99 listed. Then a 12-megapixel phone
 photo (4000x3000 JPEG) through `predict`'s own function with its tiles, decode included.
+Models: the shipped int8 camera classifier on MNIST test and USPS test (neither trained on) through
+LiteRT, and the shipped int8 detector file's size.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 READERS = ("learned", "tiles", "rules", "otsu")
 GOALS = {"recall": 0.995, "precision": 0.995, "read_right": 0.98, "numbers_whole": 0.95, "class_recall": 0.98,
-         "fps": 400.0, "p99_ms": 5.0, "photo_ms": 150.0}
+         "fps": 400.0, "p99_ms": 5.0, "photo_ms": 150.0, "mnist": 0.996, "usps": 0.985, "detector_kb": 300.0}
 _BANK = None
 
 
@@ -168,6 +170,25 @@ def photo_time(bank_args, tmp: Path, n: int = 5) -> dict:
     return {"size": "4000x3000", "best_ms": float(min(t)), "mean_ms": float(np.mean(t)), "digits": len(page.boxes)}
 
 
+def models_check(mnist: str, usps: str) -> dict:
+    """The shipped int8 classifier (what camera and predict read with) on MNIST test and USPS test, through
+    LiteRT as the readers run it, and the shipped int8 detector file's size."""
+    from edge_digits import runtime
+    from edge_digits.config import camera_model, detector_model
+    from edge_digits.data.mnist import load_mnist
+    from edge_digits.data.usps import load_usps
+    from edge_digits.training.camera_data import usps_as_mnist
+
+    clf = runtime.load(camera_model(), threads=1)
+    out = {"classifier": camera_model().relative_to(ROOT).as_posix(), "detector": detector_model().relative_to(ROOT).as_posix(),
+           "detector_bytes": detector_model().stat().st_size}
+    m, u = load_mnist(mnist, download=False), load_usps(usps)
+    for name, x, y in (("mnist", m.x_test, m.y_test), ("usps", usps_as_mnist(u.x_test), u.y_test)):
+        pred = np.concatenate([clf.predict(x[i:i + 512])[:, :10].argmax(1) for i in range(0, len(x), 512)])
+        out[name] = {"digits": int(len(y)), "accuracy": float((pred == y).mean())}
+    return out
+
+
 def pct(m) -> str:
     if not m["n"]:
         return "-"
@@ -232,6 +253,11 @@ def report_md(doc: dict) -> str:
             L += ["", f"A {p['size']} JPEG phone photo through `predict` (decode, detect, read): best {p['best_ms']:.0f} ms, "
                   f"mean {p['mean_ms']:.0f} ms of 5; the page holds {p['digits']} digits."]
         L.append("")
+    if doc.get("models"):
+        mo = doc["models"]
+        L += ["## Models", "", f"`{mo['classifier']}` (int8, LiteRT, 1 thread): MNIST test {100 * mo['mnist']['accuracy']:.2f}% "
+              f"of {mo['mnist']['digits']:,}, USPS test {100 * mo['usps']['accuracy']:.2f}% of {mo['usps']['digits']:,} "
+              f"(neither trained on). `{mo['detector']}`: {mo['detector_bytes']:,} bytes.", ""]
     if doc.get("goals"):
         L += ["## Goals (issue 14), on the bench pages", "", "| goal | target | measured | met |", "|---|---|---|---|"]
         for g in doc["goals"]:
@@ -263,6 +289,15 @@ def goals(doc: dict) -> list[dict]:
         p = doc["photo"]
         out.append({"goal": "12 MP photo through predict (best of 5)", "target": "<= 150 ms", "measured": f"{p['best_ms']:.0f} ms",
                     "met": p["best_ms"] <= 150})
+    if doc.get("models"):
+        mo = doc["models"]
+        for k, name in (("mnist", "MNIST test"), ("usps", "USPS test")):
+            v = mo[k]["accuracy"]
+            out.append({"goal": f"classifier: {name} (int8)", "target": f">= {100 * GOALS[k]:.1f}%",
+                        "measured": f"{100 * v:.2f}%", "met": v >= GOALS[k]})
+        kb = mo["detector_bytes"] / 1000
+        out.append({"goal": "detector int8 file", "target": f"<= {GOALS['detector_kb']:.0f} KB", "measured": f"{kb:.1f} KB",
+                    "met": kb <= GOALS["detector_kb"]})
     return out
 
 
@@ -317,6 +352,7 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             doc["photo"] = photo_time((a.mnist, a.usps, "bench"), Path(tmp))
+    doc["models"] = models_check(a.mnist, a.usps)
     doc["goals"] = goals(doc)
     files.write_json(Path(a.out + ".json"), doc)
     files.write_text(Path(a.out + ".md"), report_md(doc))

@@ -34,3 +34,14 @@ def test_bench_ab_times_both_variants():
     out = _run("bench_ab.py", "--pair", "faint", "--frames", "4", "--rounds", "1")
     lines = [ln for ln in out.splitlines() if "frames/s" in ln]
     assert len(lines) == 2 and lines[0].startswith("peaks from 0.35") and "second opinion" in lines[1], out
+
+
+def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
+    _run("bench_camera.py", "--pages", "3", "--splits", "bench", "--readers", "learned", "--no-speed",
+         "--workers", "1", "--out", str(tmp_path / "camera"))
+    md = (tmp_path / "camera.md").read_text()
+    assert re.search(r"## bench pages: 3 pages", md), md[:500]
+    m = re.search(r"\| classifier: USPS test \(int8\) \| >= 98.5% \| ([\d.]+)% \| (yes|no) \|", md)
+    assert m and 90 < float(m[1]) <= 100 and (m[2] == "yes") == (float(m[1]) >= 98.5), md[-1500:]
+    size = (ROOT / "export" / "detector" / "detector_int8.tflite").stat().st_size
+    assert f"| detector int8 file | <= 300 KB | {size / 1000:.1f} KB | {'yes' if size <= 300_000 else 'no'} |" in md
