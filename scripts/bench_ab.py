@@ -111,16 +111,15 @@ def time_photo(image: np.ndarray, clf, dets: dict, rounds: int) -> None:
 
 
 def main() -> None:
+    from data_args import add_data_args, check_data_args
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mnist", required=True)
-    ap.add_argument("--usps", required=True)
+    add_data_args(ap)
     ap.add_argument("--pair", choices=PAIRS, default="refiner")
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    for p in (a.mnist, a.usps):
-        if not Path(p).is_file():
-            sys.exit(f"error: {p}: no such file")
+    check_data_args(a)
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits import runtime
     from edge_digits.config import camera_model

@@ -45,9 +45,10 @@ def dev_pages(mnist: str, usps: str, split: str, n: int, size: str | None, worke
 
 
 def main() -> None:
+    from data_args import add_data_args, check_data_args
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mnist", required=True)
-    ap.add_argument("--usps", required=True)
+    add_data_args(ap)
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--split", choices=("dev", "synth"), default="dev")
     ap.add_argument("--size", help="WxH: pages of this size only (default: the bench script's mixed sizes)")
@@ -69,9 +70,7 @@ def main() -> None:
     ap.add_argument("--by-condition", metavar="NAME", help="also the figures per value of this condition (layout, pen, ...)")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    for p in (a.mnist, a.usps):
-        if not Path(p).is_file():
-            sys.exit(f"error: {p}: no such file")
+    check_data_args(a)
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits import runtime
     from edge_digits.config import MIN_CONFIDENCE, camera_model
