@@ -302,9 +302,10 @@ def goals(doc: dict) -> list[dict]:
 
 
 def main() -> None:
+    from data_args import add_data_args, check_data_args
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mnist", required=True, help="MNIST .npz (Keras' mnist.npz)")
-    ap.add_argument("--usps", required=True, help="USPS .npz (x_train, y_train, x_test, y_test, 16x16)")
+    add_data_args(ap)
     ap.add_argument("--pages", type=int, default=1000)
     ap.add_argument("--splits", default="dev,bench,synth",
                     help="dev, bench (data.pages), synth (300 pages of the old generator)")
@@ -314,9 +315,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes generating pages")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "camera"), help="writes OUT.md and OUT.json")
     a = ap.parse_args()
-    for p in (a.mnist, a.usps):
-        if not Path(p).is_file():
-            sys.exit(f"error: {p}: no such file")
+    check_data_args(a)
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits.core import files
     from edge_digits.data.pages.score import score
