@@ -45,3 +45,15 @@ def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
     assert m and 90 < float(m[1]) <= 100 and (m[2] == "yes") == (float(m[1]) >= 98.5), md[-1500:]
     size = (ROOT / "export" / "detector" / "detector_int8.tflite").stat().st_size
     assert f"| detector int8 file | <= 300 KB | {size / 1000:.1f} KB | {'yes' if size <= 300_000 else 'no'} |" in md
+
+
+@pytest.mark.slow
+def test_mixed_precision_writes_the_float_part_variants_that_dev_eval_reads(tmp_path):
+    out = _run("mixed_precision.py", "--calib", "5", "--out", str(tmp_path))
+    assert re.search(r"^\d\.\d{3} steps ", out, re.M), out[:500]
+    assert (tmp_path / "layer_stats.csv").read_text().startswith("op_name")
+    for part in ("head", "paper"):
+        f = tmp_path / f"detector_{part}.tflite"
+        assert f.stat().st_size > 100_000 and f.read_bytes()[4:8] == b"TFL3"
+    got = _run("dev_eval.py", "--pages", "2", "--size", "640x480", "--detector", str(tmp_path / "detector_head.tflite"))
+    assert re.search(r"2 pages, \d+ digits: recall [\d.]+%", got), got
