@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
                     help="learned: camera's default; tiles: predict's default (camera --tiles)")
     ap.add_argument("--detector", help="detector file (default: the shipped int8 one), e.g. export/detector/detector_fp32.onnx")
+    ap.add_argument("--classifier", help="classifier file (default: the shipped camera model), e.g. a new edge-cam's int8 .tflite")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
     ap.add_argument("--sure", type=float, help="peaks under this need the classifier's second opinion (SURE_T)")
@@ -81,7 +82,13 @@ def main() -> None:
 
     if a.max_levels is not None:
         tiles.MAX_LEVELS = a.max_levels
-    det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
+    from edge_digits.config import EdgeDigitsError
+
+    try:  # a model file that is not there or does not load: the library's one-line error
+        det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
+        clf = runtime.load(a.classifier or camera_model(), threads=1)
+    except EdgeDigitsError as e:
+        sys.exit(f"error: {e}")
     for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link)):
         if v is not None:
             setattr(det, attr, v)
@@ -101,7 +108,6 @@ def main() -> None:
         return net_run(x)
 
     det.net.run = counted
-    clf = runtime.load(camera_model(), threads=1)
     minc = MIN_CONFIDENCE if a.min_confidence is None else a.min_confidence
     pages = dev_pages(a.mnist, a.usps, a.split, a.pages, a.size, a.workers)
     t0 = time.time()

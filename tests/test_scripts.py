@@ -30,6 +30,15 @@ def test_dev_eval_scores_pages_and_takes_the_thresholds():
     assert int(m[5]) > 4
 
 
+def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_path):
+    out = _run("dev_eval.py", "--pages", "2", "--size", "640x480", "--no-auto",
+               "--classifier", str(ROOT / "export" / "edge_int8.tflite"))
+    assert re.search(r"2 pages, \d+ digits: recall [\d.]+%", out), out
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                        "--pages", "1", "--classifier", str(tmp_path / "none.tflite")], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_bench_ab_times_both_variants():
     out = _run("bench_ab.py", "--pair", "faint", "--frames", "4", "--rounds", "1")
     lines = [ln for ln in out.splitlines() if "frames/s" in ln]
