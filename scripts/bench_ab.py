@@ -7,6 +7,7 @@ speed table is one reader alone, and its figures move with the machine).
 Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread, shipped int8 models on LiteRT:
   refiner  the camera reader without -> with the box refiner (vision.refine), 640x480 pages, up to 8 digits
   faint    peaks from SURE_T only -> from HEAT_T with the classifier's second opinion, same pages
+  views    the classifier's one view of each digit -> two (vision.crops.classify_views), same pages
   small    the one pass -> the camera's default on 640x480 pages (2x tiles near small digits, SMALL_H)
   hd       the one pass -> the camera's default (tiles at 2x, vision.detector.AUTO), 1280x720 pages
   photo    a 4000x3000 JPEG through `predict` (decode included): every tile at full size -> coarse to
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PAIRS = ("refiner", "faint", "small", "hd", "photo")
+PAIRS = ("refiner", "faint", "views", "small", "hd", "photo")
 
 
 def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
@@ -52,6 +53,10 @@ def variants(pair: str):
         sure = load_detector(threads=1)
         sure.heat_t = D.SURE_T  # every peak is a sure one: the reader before the faint peaks
         return {f"peaks from {D.SURE_T}": sure, f"peaks from {D.HEAT_T}, second opinion": load_detector(threads=1)}
+    if pair == "views":
+        one = load_detector(threads=1)
+        one.view_grow = 0
+        return {"one view": one, "two views": load_detector(threads=1)}
     if pair == "small":
         one = load_detector(threads=1, tiles=AUTO)
         one.small_h = None

@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--sure", type=float, help="peaks under this need the classifier's second opinion (SURE_T)")
     ap.add_argument("--weak-confidence", type=float, help="that second opinion (WEAK_CONFIDENCE)")
     ap.add_argument("--link", type=float, help="link threshold (LINK_T)")
+    ap.add_argument("--view-grow", type=float, help="the classifier's second view, box grown this a side (vision.crops.VIEW_GROW); 0: one view")
     ap.add_argument("--gate", type=float, help="tiles run where a coarser pass's heat reached this (TILE_GATE_T); 0: all")
     ap.add_argument("--max-levels", type=int, help="tiled levels (vision.tiles.MAX_LEVELS)")
     ap.add_argument("--small-h", type=float, help="camera: 2x tiles near digits under this many net px (SMALL_H); 0: none")
@@ -89,7 +90,8 @@ def main() -> None:
         clf = runtime.load(a.classifier or camera_model(), threads=1)
     except EdgeDigitsError as e:
         sys.exit(f"error: {e}")
-    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link)):
+    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link),
+                    ("view_grow", a.view_grow)):
         if v is not None:
             setattr(det, attr, v)
     if a.small_h is not None:

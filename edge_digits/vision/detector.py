@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge_digits.vision.crops import VIEW_GROW
+
 STRIDE = 4
 IN_W, IN_H = 320, 240
 HEAT_T = 0.25  # peak threshold; a peak under SURE_T must also be read by the classifier at WEAK_CONFIDENCE
@@ -213,6 +215,7 @@ class LearnedDetector:
         self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
         self.tile_heat_t = TILE_HEAT_T
         self.sure_t, self.weak_confidence = SURE_T, WEAK_CONFIDENCE  # read_learned's second opinion on faint peaks
+        self.view_grow = VIEW_GROW  # read_learned: the classifier's second view of each digit (vision.crops)
         self.tile_gate_t = TILE_GATE_T
         self.small_h, self.small_gate_t = SMALL_H, SMALL_GATE_T  # tiles=AUTO: 2x tiles near small digits
         self.small_tiles = SMALL_TILES

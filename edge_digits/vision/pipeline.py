@@ -15,7 +15,7 @@ import numpy as np
 
 from edge_digits.config import MIN_CONFIDENCE
 from edge_digits.core.boxes import union
-from edge_digits.vision.crops import classifier_batch
+from edge_digits.vision.crops import classifier_batch, classify_views
 from edge_digits.vision.detector import dedupe
 from edge_digits.vision.normalize import CANVAS, normalize_crop  # noqa: F401 - part of this module's API
 from edge_digits.vision.numbers import group_numbers, group_readings  # noqa: F401
@@ -64,7 +64,8 @@ def read_frame(frame: np.ndarray, runner, min_confidence: float = MIN_CONFIDENCE
 
 def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MIN_CONFIDENCE,
                  debug: bool = False) -> FrameResult:
-    """The learned path: the detector's boxes and number links, each box's crop classified in one batch.
+    """The learned path: the detector's boxes and number links, each box's crop classified in one batch
+    (two views of each digit, vision.crops.classify_views).
     A digit the classifier is less sure of than min_confidence is dropped (from its number too); a box
     the frame edge cuts is never reported (half a digit reads as another digit)."""
     t0 = time.perf_counter()
@@ -75,13 +76,17 @@ def read_learned(frame: np.ndarray, runner, detector, min_confidence: float = MI
     # a box the refiner placed (vision.refine: learned) is kept as it is and its crop holds the ink inside
     # it (dev pages: recall 76.5% snapped after refining, 77.4% not); any other is snapped to the ink
     # components in its crop; two peaks on one digit then give one box, and one is kept
-    batch, snapped = classifier_batch(grey, found.boxes, return_boxes=True, in_box=found.refined)
+    if detector.view_grow:  # and a second view of each digit for the classifier (vision.crops.VIEW_GROW)
+        batch, snapped, second = classifier_batch(grey, found.boxes, in_box=found.refined, view_grow=detector.view_grow)
+    else:
+        (batch, snapped), second = classifier_batch(grey, found.boxes, return_boxes=True, in_box=found.refined), None
     keep, groups = dedupe(snapped, found.scores, found.numbers)
     boxes, batch = [snapped[i] for i in keep], batch[keep]
+    second = second[keep] if second is not None else None
     t2 = time.perf_counter()
     digits, probs, new_index = [], None, {}
     if len(batch):
-        probs = runner.predict(batch)
+        probs = classify_views(runner, batch, second)
         labels, conf = probs.argmax(1), probs.max(1)
         # a faint peak (under the detector's sure_t) is a digit only if the classifier is sure of it too
         ok = (conf >= min_confidence) & ((found.scores[keep] >= detector.sure_t) | (conf >= detector.weak_confidence))

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from edge_digits.vision.crops import classifier_batch, ink_crop
+from edge_digits.vision.crops import VIEW_GROW, classifier_batch, ink_crop
 
 
 def _seven(img, x, y, s, ink):
@@ -57,3 +57,23 @@ def test_a_refined_box_keeps_its_own_ink_and_nothing_around_it():
     assert c.max() > 200 and c[:, off: off + 48].max() > 200
     b = classifier_batch(img, np.array([box], np.float32), in_box=True)
     assert b.shape == (1, 28, 28) and b.max() > 200
+
+
+def test_the_second_view_holds_the_ink_just_outside_a_refined_box():
+    img = np.full((120, 240), 225, np.uint8)
+    _seven(img, 60, 30, 40, 30)
+    cv2.line(img, (108, 30), (108, 95), 30, 3)  # a stroke 2-4 px right of the box: in the grown box only
+    box = (58, 28, 48, 70)
+    one, two, same = ink_crop(img, box, in_box=True, view_grow=VIEW_GROW)
+    assert tuple(same) == box and one.shape == two.shape
+    first = ink_crop(img, box, in_box=True)
+    assert np.array_equal(one, first)  # the first view is the one-view crop itself
+    off = 58 - max(0, int(np.floor(58 - (0.12 * 70 + 2))))
+    col = off + 48 + 4  # where the stroke lies in the crop
+    assert one[:, col].max() == 0 and two[:, col].max() > 200
+    b, boxes, second = classifier_batch(img, np.array([box], np.float32), in_box=True, view_grow=VIEW_GROW)
+    assert b.shape == second.shape == (1, 28, 28) and not np.array_equal(b, second)
+    b, boxes, second = classifier_batch(img, np.array([box], np.float32), view_grow=VIEW_GROW)  # snapped boxes
+    assert second.shape == (1, 28, 28) and len(boxes) == 1
+    z = classifier_batch(img, np.zeros((0, 4)), in_box=True, view_grow=VIEW_GROW)
+    assert [len(v) for v in z] == [0, 0, 0]

@@ -86,7 +86,8 @@ class _Net:
 
 
 class _Classifier:
-    """Reads every crop as `label`, except crops whose index is in `unsure`, which get 0.1."""
+    """Reads crop i as labels[i], 0.1 sure if i is in `unsure`, else 0.99; a second view of each crop
+    (read_learned sends crops then their second views, 2N in all) is read as the crop."""
 
     def __init__(self, labels, unsure=()):
         self.labels, self.unsure = labels, set(unsure)
@@ -94,7 +95,8 @@ class _Classifier:
     def predict(self, x):
         p = np.full((len(x), 10), 0.0, np.float32)
         for i in range(len(x)):
-            p[i, self.labels[i]] = 0.1 if i in self.unsure else 0.99
+            k = i % len(self.labels)
+            p[i, self.labels[k]] = 0.1 if k in self.unsure else 0.99
         return p
 
 
@@ -156,3 +158,39 @@ def test_a_faint_peak_is_a_digit_only_when_the_classifier_is_sure_of_it():
     assert len(pipeline.read_frame(frame, _SureClassifier(0.9), detector=d).digits) == 1  # the faint one dropped
     res = pipeline.read_frame(frame, _SureClassifier(max(0.999, det.WEAK_CONFIDENCE)), detector=d)
     assert len(res.digits) == 2 and res.readings == ["3", "3"]
+
+
+class _TwoViewClassifier:
+    """Counts its calls; of the crops, the first 1/views are read as a 3 for sure, the rest (the second
+    views) as a 5 at `second` and a 3 at 1 - second."""
+
+    def __init__(self, second, views=2):
+        self.second, self.views, self.calls = second, views, []
+
+    def predict(self, x):
+        self.calls.append(len(x))
+        p = np.zeros((len(x), 10), np.float32)
+        n = len(x) // self.views
+        p[:n, 3] = 1.0
+        p[n:, 5] = self.second
+        p[n:, 3] = 1.0 - self.second
+        return p
+
+
+def test_the_classifier_reads_two_views_of_each_digit_in_one_call_and_averages_them():
+    frame = np.full((480, 640), 230, np.uint8)
+    boxes = [[100, 100, 30, 44], [450, 100, 30, 44]]
+    for x, y, w, h in boxes:
+        cv2.line(frame, (x + w // 2, y + 4), (x + w // 2, y + h - 4), 30, 3)
+    d = det.LearnedDetector(_Net(boxes, [[0], [1]], (640, 480)))
+    assert d.view_grow > 0  # the default
+    clf = _TwoViewClassifier(0.2)
+    res = pipeline.read_frame(frame, clf, detector=d)
+    assert clf.calls == [4] and res.readings == ["3", "3"]
+    assert [round(g.confidence, 2) for g in res.digits] == [0.9, 0.9]  # (1.0 + 0.8) / 2: the views averaged
+    clf = _TwoViewClassifier(0.9)  # the second views read 5 at 0.9: 3 at (1.0 + 0.1) / 2, 5 at 0.45
+    assert [(g.label, round(g.confidence, 2)) for g in pipeline.read_frame(frame, clf, detector=d).digits] == [(3, 0.55)] * 2
+    d.view_grow = 0  # one view: N crops
+    clf = _TwoViewClassifier(0.2, views=1)
+    res = pipeline.read_frame(frame, clf, detector=d)
+    assert clf.calls == [2] and [round(g.confidence, 2) for g in res.digits] == [1.0, 1.0]
