@@ -6,8 +6,8 @@ darkness (paper - pixel) / paper, so a cast shadow (which scales paper and ink a
 normalized by the crop's strong ink. Then, for a box the learned refiner placed (vision.refine, the
 default), only the ink inside the box is kept: the box is the digit's. For any other box, only the ink
 components whose centre lies in the box are kept (a neighbour digit or a speck inside the margin is
-dropped) and the box is snapped to them. classifier_batch feeds normalize_crop; with view_grow it also cuts a second view of each digit, and
-classify_views averages the classifier's two readings.
+dropped) and the box is snapped to them. classifier_batch feeds normalize_crop; with view_grow it also
+cuts a second view of each digit, and classify_views averages the classifier's two readings of it.
 """
 from __future__ import annotations
 
