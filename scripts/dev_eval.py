@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     check_data_args(a)
+    if a.view_grow is not None and not 0 <= a.view_grow <= 0.5:  # also refuses nan
+        sys.exit(f"error: --view-grow must be between 0 and 0.5 (a share of the box a side), got {a.view_grow}")
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits import runtime
     from edge_digits.config import MIN_CONFIDENCE, camera_model

@@ -37,6 +37,10 @@ def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_pa
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
                         "--pages", "1", "--classifier", str(tmp_path / "none.tflite")], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for bad in ("nan", "-0.1", "7"):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                            "--pages", "1", "--view-grow", bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and r.stderr.startswith("error: --view-grow") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_bench_ab_times_both_variants():
