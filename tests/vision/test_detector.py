@@ -144,11 +144,17 @@ class _SureClassifier:
         return p
 
 
-def test_a_faint_peak_is_a_digit_only_when_the_classifier_is_sure_of_it():
+def _two_digit_frame():
+    """A grey 640x480 page with a stroke in each of two boxes far apart, and those boxes."""
     frame = np.full((480, 640), 230, np.uint8)
     boxes = [[100, 100, 30, 44], [450, 100, 30, 44]]
     for x, y, w, h in boxes:
         cv2.line(frame, (x + w // 2, y + 4), (x + w // 2, y + h - 4), 30, 3)
+    return frame, boxes
+
+
+def test_a_faint_peak_is_a_digit_only_when_the_classifier_is_sure_of_it():
+    frame, boxes = _two_digit_frame()
     net = _Net(boxes, [[0], [1]], (640, 480))
     heat = net.maps[0][..., 0]
     faint = 0.5 * (det.HEAT_T + det.SURE_T)  # between the two thresholds
@@ -178,10 +184,7 @@ class _TwoViewClassifier:
 
 
 def test_the_classifier_reads_two_views_of_each_digit_in_one_call_and_averages_them():
-    frame = np.full((480, 640), 230, np.uint8)
-    boxes = [[100, 100, 30, 44], [450, 100, 30, 44]]
-    for x, y, w, h in boxes:
-        cv2.line(frame, (x + w // 2, y + 4), (x + w // 2, y + h - 4), 30, 3)
+    frame, boxes = _two_digit_frame()
     d = det.LearnedDetector(_Net(boxes, [[0], [1]], (640, 480)))
     assert d.view_grow > 0  # the default
     clf = _TwoViewClassifier(0.2)
