@@ -21,7 +21,7 @@ def shipped_files() -> list[tuple[Path, str]]:
     out = []
     for folder in [export, *sorted(p for p in export.iterdir() if p.is_dir())] if export.is_dir() else []:
         rel = folder.relative_to(export)
-        pats = ["*.tflite", "*.onnx"] if folder == export else ["*_int8.tflite"]
+        pats = ["*.tflite", "*.onnx"] if folder == export else ["*_int8.tflite", "*_fp16.tflite"]
         manifest = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else []
         for f in [*manifest, *sorted(f for pat in pats for f in folder.glob(pat))]:
             out.append((f, str(rel / f.name) if str(rel) != "." else f.name))

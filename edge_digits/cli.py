@@ -233,7 +233,7 @@ def camera(
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
     detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
     detector_model: Annotated[Optional[Path], typer.Option(
-        help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
+        help="The detector file (default: export/detector/detector_fp16.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     tiles: Annotated[Optional[bool], typer.Option("--tiles/--no-tiles", help=CAMERA_TILES_HELP, show_default=False)] = None,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
@@ -283,7 +283,7 @@ def predict(
     min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
     detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
     detector_model: Annotated[Optional[Path], typer.Option(
-        help="The detector file (default: export/detector/detector_int8.tflite).")] = None,
+        help="The detector file (default: export/detector/detector_fp16.tflite).")] = None,
     box_fit: Annotated[bool, typer.Option("--box-fit/--no-box-fit", help=BOXFIT_HELP)] = True,
     tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help=TILES_HELP)] = TILES_DEFAULT,
     strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,

@@ -33,7 +33,10 @@ def camera_model() -> Path:
 
 
 def detector_model() -> Path:
-    return models_dir() / "detector" / "detector_int8.tflite"  # the learned digit detector of camera and predict
+    # the learned digit detector of camera and predict: the fp16 file, not the int8 one. LiteRT runs it in float
+    # (XNNPACK) faster than the int8 file (2.4 against 3.6 ms a 320x240 frame, one thread, x86), and int8
+    # rounding costs the longer-trained detector its lead (benchmarks/camera.md's notes)
+    return models_dir() / "detector" / "detector_fp16.tflite"
 
 
 def refine_model() -> Path:

@@ -172,7 +172,7 @@ def photo_time(bank_args, tmp: Path, n: int = 5) -> dict:
 
 def models_check(mnist: str, usps: str) -> dict:
     """The shipped int8 classifier (what camera and predict read with) on MNIST test and USPS test, through
-    LiteRT as the readers run it, and the shipped int8 detector file's size."""
+    LiteRT as the readers run it, the size of the detector file they run (fp16) and of its int8 file."""
     from edge_digits import runtime
     from edge_digits.config import camera_model, detector_model
     from edge_digits.data.mnist import load_mnist
@@ -181,7 +181,8 @@ def models_check(mnist: str, usps: str) -> dict:
 
     clf = runtime.load(camera_model(), threads=1)
     out = {"classifier": camera_model().relative_to(ROOT).as_posix(), "detector": detector_model().relative_to(ROOT).as_posix(),
-           "detector_bytes": detector_model().stat().st_size}
+           "detector_bytes": detector_model().stat().st_size,
+           "detector_int8_bytes": (detector_model().parent / "detector_int8.tflite").stat().st_size}
     m, u = load_mnist(mnist, download=False), load_usps(usps)
     for name, x, y in (("mnist", m.x_test, m.y_test), ("usps", usps_as_mnist(u.x_test), u.y_test)):
         pred = np.concatenate([clf.predict(x[i:i + 512])[:, :10].argmax(1) for i in range(0, len(x), 512)])
@@ -257,7 +258,8 @@ def report_md(doc: dict) -> str:
         mo = doc["models"]
         L += ["## Models", "", f"`{mo['classifier']}` (int8, LiteRT, 1 thread): MNIST test {100 * mo['mnist']['accuracy']:.2f}% "
               f"of {mo['mnist']['digits']:,}, USPS test {100 * mo['usps']['accuracy']:.2f}% of {mo['usps']['digits']:,} "
-              f"(neither trained on). `{mo['detector']}`: {mo['detector_bytes']:,} bytes.", ""]
+              f"(neither trained on). `{mo['detector']}` (the detector they run): {mo['detector_bytes']:,} bytes; "
+              f"its int8 file: {mo['detector_int8_bytes']:,} bytes.", ""]
     if doc.get("goals"):
         L += ["## Goals (issue 14), on the bench pages", "", "| goal | target | measured | met |", "|---|---|---|---|"]
         for g in doc["goals"]:
@@ -295,7 +297,7 @@ def goals(doc: dict) -> list[dict]:
             v = mo[k]["accuracy"]
             out.append({"goal": f"classifier: {name} (int8)", "target": f">= {100 * GOALS[k]:.1f}%",
                         "measured": f"{100 * v:.2f}%", "met": v >= GOALS[k]})
-        kb = mo["detector_bytes"] / 1000
+        kb = mo["detector_int8_bytes"] / 1000
         out.append({"goal": "detector int8 file", "target": f"<= {GOALS['detector_kb']:.0f} KB", "measured": f"{kb:.1f} KB",
                     "met": kb <= GOALS["detector_kb"]})
     return out

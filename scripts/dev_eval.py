@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--size", help="WxH: pages of this size only (default: the bench script's mixed sizes)")
     ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
                     help="learned: camera's default; tiles: predict's default (camera --tiles)")
-    ap.add_argument("--detector", help="detector file (default: the shipped int8 one), e.g. export/detector/detector_fp32.onnx")
+    ap.add_argument("--detector", help="detector file (default: the shipped fp16 one), e.g. export/detector/detector_int8.tflite")
     ap.add_argument("--classifier", help="classifier file (default: the shipped camera model), e.g. a new edge-cam's int8 .tflite")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")

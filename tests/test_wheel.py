@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.environ.get("EDGE_DIGI
 SHIPPED = ["edge_digits/models/manifest.json", "edge_digits/models/edge_int8.tflite",
            "edge_digits/models/camera/manifest.json", "edge_digits/models/camera/edge-cam_int8.tflite",
            "edge_digits/models/boxfit/manifest.json", "edge_digits/models/boxfit/box-fit_int8.tflite",
-           "edge_digits/models/detector/detector_int8.tflite",
+           "edge_digits/models/detector/detector_fp16.tflite", "edge_digits/models/detector/detector_int8.tflite",
            "edge_digits/models/refine/manifest.json", "edge_digits/models/refine/box-refine_int8.tflite",
            "edge_digits/models/mnist_sample.npz"]
 

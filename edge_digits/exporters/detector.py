@@ -1,5 +1,6 @@
-"""`edge-digits export` of the learned detector (a run of `train --arch detector`): int8 TFLite (uint8 grey
-input, the net scales it itself), float32 ONNX, and the .keras reference, each run right after it is
+"""`edge-digits export` of the learned detector (a run of `train --arch detector`): float16 TFLite (what camera
+and predict run), int8 TFLite (uint8 grey input, the net scales it itself), float32 ONNX, and the .keras
+reference, each run right after it is
 written through its own runtime (runtime.maps) on generated development pages and held to the Keras
 model's detection recall there (--max-drop points). Calibration: frames of generated training pages."""
 from __future__ import annotations
@@ -19,7 +20,7 @@ from edge_digits.core import files, provenance
 from edge_digits.core.quiet import native_stderr_silenced
 from edge_digits.exporters.base import Source, _log
 from edge_digits.exporters.onnx import write_onnx_fp32
-from edge_digits.exporters.tflite import _tflite_converter
+from edge_digits.exporters.tflite import _tflite_converter, write_tflite_fp16
 from edge_digits.runtime import manifest as artifacts
 
 VERIFY_PAGES = 100
@@ -27,7 +28,7 @@ VERIFY_PAGES = 100
 # int8 moves peaks that sit near the threshold; 0.1 points (the classifiers' default) is 3 digits of 3,000.
 MIN_RECALL_DROP = 1.0
 PREPROCESS = {"image": "the grey frame, letterboxed (aspect kept, centred, mean-grey border) to 320x240",
-              "runtime_input": "uint8 0..255 (int8 TFLite: as is; ONNX: as float32); the net scales it itself",
+              "runtime_input": "uint8 0..255 (int8 TFLite: as is; fp16 TFLite and ONNX: as float32); the net scales it itself",
               "outputs": "prob (60x80x2: centre heatmap, link map), geom (60x80x4: log w, log h, offset x, y); "
                          "decoded by edge_digits.vision.detector.decode"}
 
@@ -90,6 +91,8 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     writers = [("detector.keras", Format.keras, "fp32", lambda s, d, c: shutil.copyfile(s.path, d))]
     if Format.tflite in cfg.formats:
+        # fp16 weights, float compute (LiteRT's XNNPACK): the file camera and predict run (config.detector_model)
+        writers.append(("detector_fp16.tflite", Format.tflite, "fp16", write_tflite_fp16))
         writers.append(("detector_int8.tflite", Format.tflite, "int8", write_tflite_int8))
     if Format.onnx in cfg.formats:
         writers.append(("detector_fp32.onnx", Format.onnx, "fp32", write_onnx_fp32))
@@ -111,7 +114,7 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
                                       f"{str(e).splitlines()[0][:200]}") from None
             entry = {"file": name, "format": fmt.value, "precision": precision, "kind": "detector",
                      "size_bytes": dst.stat().st_size, "sha256": files.sha256_file(dst), "preprocess": PREPROCESS,
-                     "input": {"shape": [1, IN_H, IN_W, 1], "dtype": "uint8" if fmt == Format.tflite else "float32"},
+                     "input": {"shape": [1, IN_H, IN_W, 1], "dtype": "uint8" if precision == "int8" else "float32"},
                      "keras_dev": ref, "source": source_block}
             if fmt != Format.keras:
                 net = load_maps(dst, threads=1)

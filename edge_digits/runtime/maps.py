@@ -1,6 +1,6 @@
 """Fully convolutional image models (the digit detector): a uint8 grey frame in, its output maps out.
 
-    net = load_maps("export/detector/detector_int8.tflite", threads=1)
+    net = load_maps("export/detector/detector_fp16.tflite", threads=1)
     outputs = net.run(grey)      # uint8 (H, W) at net.in_size -> [float32 (h, w, c), ...] in the model's order
 
 The classifier runners (runtime.load) take a batch of 28x28 digits; this takes one whole frame. Each runner

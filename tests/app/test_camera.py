@@ -184,18 +184,17 @@ def test_camera_tiles_find_small_digits_in_a_far_page(tmp_path, page):
 
 
 def test_camera_reads_an_hd_frame_at_2x_by_default_and_a_vga_one_in_one_pass(tmp_path, page):
-    """A 1280x720 webcam frame with the page at half size: by default the camera also reads it in tiles at
-    2x (the one pass sees it at a quarter), and finds more than --no-tiles; a 640x480 frame gets at most
+    """A 1920x1080 webcam frame with the page at its own size: by default the camera also reads it in tiles
+    at 2x (the one pass sees it at a sixth), and finds more than --no-tiles; a 640x480 frame gets at most
     SMALL_TILES tiles (vision/tiles: near small digits only)."""
-    small = cv2.resize(page.image, (320, 240), interpolation=cv2.INTER_AREA)
-    frame = np.full((720, 1280, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
-    frame[240:480, 480:800] = small
+    frame = np.full((1080, 1920, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
+    frame[300:780, 640:1280] = page.image
     path = tmp_path / "hd.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1280, 720))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1920, 1080))
     for _ in range(3):
         w.write(frame)
     w.release()
-    boxes = page.boxes / 2 + np.array([480, 240, 0, 0])
+    boxes = page.boxes + np.array([640, 300, 0, 0])
     got = {}
     for flags in ([], ["--no-tiles"]):
         r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--no-smooth", *flags])

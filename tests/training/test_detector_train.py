@@ -34,7 +34,8 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
                             "--json", "--out", str(tmp_path / "exp")])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert {a["file"] for a in doc["artifacts"]} == {"detector.keras", "detector_int8.tflite", "detector_fp32.onnx"}
+    assert {a["file"] for a in doc["artifacts"]} == {"detector.keras", "detector_fp16.tflite", "detector_int8.tflite",
+                                                     "detector_fp32.onnx"}
     assert all(a["kind"] == "detector" for a in doc["artifacts"])
     # the run's record travels with the files, and no working folder is left behind
     assert json.loads((tmp_path / "exp" / "training_metrics.json").read_text()) == m
@@ -42,8 +43,9 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     assert not [f.name for f in (tmp_path / "exp").iterdir() if f.name.startswith(".")]
     from edge_digits.vision.detector import IN_H, IN_W, load_detector
 
-    d = load_detector(tmp_path / "exp" / "detector_int8.tflite")
-    assert d.in_size == (IN_W, IN_H)
+    for name in ("detector_fp16.tflite", "detector_int8.tflite"):
+        d = load_detector(tmp_path / "exp" / name)
+        assert d.in_size == (IN_W, IN_H)
 
 
 def test_training_crops_keep_inputs_and_targets_aligned():
