@@ -8,6 +8,8 @@ Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread
   refiner  the camera reader without -> with the box refiner (vision.refine), 640x480 pages, up to 8 digits
   faint    peaks from SURE_T only -> from HEAT_T with the classifier's second opinion, same pages
   views    the classifier's one view of each digit -> two (vision.crops.classify_views), same pages
+  detector the camera's default reader with the detector's int8 file -> its fp16 file (the default), same
+           pages; then the net alone on the same frames
   small    the one pass -> the camera's default on 640x480 pages (2x tiles near small digits, SMALL_H)
   hd       the one pass -> the camera's default (tiles at 2x, vision.detector.AUTO), 1280x720 pages
   photo    a 4000x3000 JPEG through `predict` (decode included): every tile at full size -> coarse to
@@ -26,7 +28,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PAIRS = ("refiner", "faint", "views", "small", "hd", "photo")
+PAIRS = ("refiner", "faint", "views", "detector", "small", "hd", "photo")
 
 
 def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
@@ -57,6 +59,12 @@ def variants(pair: str):
         one = load_detector(threads=1)
         one.view_grow = 0
         return {"one view": one, "two views": load_detector(threads=1)}
+    if pair == "detector":
+        from edge_digits.config import detector_model
+
+        int8 = detector_model().parent / "detector_int8.tflite"
+        return {"int8 detector": load_detector(int8, threads=1, tiles=AUTO),
+                "fp16 detector": load_detector(threads=1, tiles=AUTO)}
     if pair == "small":
         one = load_detector(threads=1, tiles=AUTO)
         one.small_h = None
@@ -136,7 +144,31 @@ def main() -> None:
         time_photo(pages(a.mnist, a.usps, (4000, 3000), 1, (8, 10 ** 6))[0], clf, dets, max(a.rounds, 5))
     else:
         size = (1280, 720) if a.pair == "hd" else (640, 480)
-        time_frames(pages(a.mnist, a.usps, size, a.frames), clf, dets, a.rounds)
+        frames = pages(a.mnist, a.usps, size, a.frames)
+        time_frames(frames, clf, dets, a.rounds)
+        if a.pair == "detector":
+            time_net(frames, dets, a.rounds)
+
+
+def time_net(frames, dets: dict, rounds: int) -> None:
+    """The detector net alone on each frame's 320x240 input: median and p99 ms, best round."""
+    from edge_digits.vision.detector import to_input
+
+    xs = [to_input(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames]
+    best: dict = {}
+    for _ in range(rounds):
+        for name, det in dets.items():
+            for x in xs[:20]:
+                det.net.run(x)  # warm-up
+            t = []
+            for x in xs:
+                t0 = time.perf_counter()
+                det.net.run(x)
+                t.append((time.perf_counter() - t0) * 1e3)
+            if name not in best or np.median(t) < best[name][0]:
+                best[name] = (float(np.median(t)), float(np.percentile(t, 99)))
+    for name, (med, p99) in best.items():
+        print(f"{name}, net alone: median {med:.2f} ms, p99 {p99:.2f} ms a 320x240 frame")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ drawn photo conditions. Two sets, from digit pools no training saw (data.pages.S
   bench  MNIST test + USPS test, pages nothing was tuned on: the figures to quote.
 And a check on pages of another generator:
   synth  300 pages of the old generator (data.synth, MNIST test digits, seed 90210), digits only.
-Readers, all with the shipped int8 models on LiteRT, one thread:
+Readers, all with the shipped models on LiteRT (int8 classifiers and refiner, fp16 detector), 1 thread:
   learned  camera's default: the learned detector (export/detector) + the camera classifier (export/camera);
            a page bigger than 640x480 also read in tiles at 2x the one pass's scale (vision.detector.AUTO)
   tiles    predict's default (camera --tiles): the same, each page also read in overlapping tiles at 2x
@@ -24,7 +24,7 @@ Speed (learned reader): 640x480 pages with up to 8 digits, each decoded from PNG
 read_frame call timed; several passes, each pass's frames/s and p99 listed. Then a 12-megapixel phone
 photo (4000x3000 JPEG) through `predict`'s own function with its tiles, decode included.
 Models: the shipped int8 camera classifier on MNIST test and USPS test (neither trained on) through
-LiteRT, and the shipped int8 detector file's size.
+LiteRT, and the sizes of the shipped detector files (fp16, which the readers run, and int8).
 """
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ def report_md(doc: dict) -> str:
         L.append("")
     if doc.get("speed"):
         sp = doc["speed"]
-        L += ["## Speed (learned reader, shipped int8 models, LiteRT, 1 thread)", "",
+        L += ["## Speed (learned reader, shipped models: int8 classifier and refiner, fp16 detector; LiteRT, 1 thread)", "",
               f"{sp['frames']} dev pages of 640x480 with up to 8 digits; PNG decode {sp['decode_ms']:.2f} ms a frame, apart.", "",
               "| pass | frames/s | p50 ms | p99 ms |", "|---|---|---|---|"]
         for i, r in enumerate(sp["passes"]):

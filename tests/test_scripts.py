@@ -49,6 +49,12 @@ def test_bench_ab_times_both_variants():
     assert len(lines) == 2 and lines[0].startswith("peaks from 0.35") and "second opinion" in lines[1], out
 
 
+def test_bench_ab_times_the_int8_detector_against_the_fp16_default():
+    out = _run("bench_ab.py", "--pair", "detector", "--frames", "4", "--rounds", "1")
+    lines = [ln for ln in out.splitlines() if "frames/s" in ln]
+    assert len(lines) == 2 and lines[0].startswith("int8 detector") and lines[1].startswith("fp16 detector"), out
+
+
 def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
     _run("bench_camera.py", "--pages", "3", "--splits", "bench", "--readers", "learned", "--no-speed",
          "--workers", "1", "--out", str(tmp_path / "camera"))
