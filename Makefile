@@ -34,7 +34,7 @@ test-all: setup
 # MNIST and USPS training digits into export/detector/, and its box refiner into export/refine/; then
 # `edge-cam` (edge with more multiply-adds, trained on USPS and on the detector's crops of generated pages)
 # into export/camera/, and the rules detector's box-fit
-# net into export/boxfit/. Needs MNIST and USPS: DATA=path/to/mnist.npz USPS=path/to/usps.npz (~70 min on 2 cores).
+# net into export/boxfit/. Needs MNIST and USPS: DATA=path/to/mnist.npz USPS=path/to/usps.npz (~85 min on 2 cores; the detector alone 45).
 models: setup
 	$(BIN)/edge-digits train --arch edge --seed $(SEED) --out runs/edge --force $(if $(DATA),--data $(DATA))
 	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))

@@ -53,6 +53,8 @@ def test_bench_ab_times_the_int8_detector_against_the_fp16_default():
     out = _run("bench_ab.py", "--pair", "detector", "--frames", "4", "--rounds", "1")
     lines = [ln for ln in out.splitlines() if "frames/s" in ln]
     assert len(lines) == 2 and lines[0].startswith("int8 detector") and lines[1].startswith("fp16 detector"), out
+    net = re.findall(r"^(int8|fp16) detector, net alone: median ([\d.]+) ms", out, re.M)
+    assert [n for n, _ in net] == ["int8", "fp16"] and all(float(ms) > 0 for _, ms in net), out
 
 
 def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
