@@ -39,6 +39,10 @@ def detector_model() -> Path:
     return models_dir() / "detector" / "detector_fp16.tflite"
 
 
+def detector_int8_model() -> Path:
+    return models_dir() / "detector" / "detector_int8.tflite"  # the same net in int8 (--detector-model; ARM boards)
+
+
 def refine_model() -> Path:
     return models_dir() / "refine" / "box-refine_int8.tflite"  # the net that refines the learned detector's boxes
 

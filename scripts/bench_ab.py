@@ -60,10 +60,9 @@ def variants(pair: str):
         one.view_grow = 0
         return {"one view": one, "two views": load_detector(threads=1)}
     if pair == "detector":
-        from edge_digits.config import detector_model
+        from edge_digits.config import detector_int8_model
 
-        int8 = detector_model().parent / "detector_int8.tflite"
-        return {"int8 detector": load_detector(int8, threads=1, tiles=AUTO),
+        return {"int8 detector": load_detector(detector_int8_model(), threads=1, tiles=AUTO),
                 "fp16 detector": load_detector(threads=1, tiles=AUTO)}
     if pair == "small":
         one = load_detector(threads=1, tiles=AUTO)
@@ -76,26 +75,35 @@ def variants(pair: str):
     return {"every tile, full-size decode": (full, False), "coarse to fine, half-size decode": (load_detector(threads=1, tiles=True), True)}
 
 
-def time_frames(frames, clf, dets: dict, rounds: int) -> None:
-    from edge_digits.vision import pipeline
-
+def fastest_rounds(items, dets: dict, rounds: int, call, key=np.mean) -> dict:
+    """{variant: (ms per item, results)} of each variant's fastest round (by key of its times); the rounds
+    alternate the variants, each round after a warm-up on the first 20 items."""
     best: dict = {}
     for _ in range(rounds):
         for name, det in dets.items():
-            for f in frames[:20]:
-                pipeline.read_frame(f, clf, detector=det)  # warm-up
-            t, ms = [], {}
-            for f in frames:
+            for it in items[:20]:
+                call(det, it)  # warm-up
+            t, res = [], []
+            for it in items:
                 t0 = time.perf_counter()
-                r = pipeline.read_frame(f, clf, detector=det)
+                res.append(call(det, it))
                 t.append((time.perf_counter() - t0) * 1e3)
-                for k, v in r.ms.items():
-                    ms[k] = ms.get(k, 0.0) + v / len(frames)
-            fps = 1e3 / float(np.mean(t))
-            if fps > best.get(name, (0.0,))[0]:
-                best[name] = (fps, float(np.percentile(t, 99)), ms)
-    for name, (fps, p99, ms) in best.items():
-        print(f"{name}: {fps:.0f} frames/s, p99 {p99:.1f} ms; " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+            if name not in best or key(t) < key(best[name][0]):
+                best[name] = (t, res)
+    return best
+
+
+def time_frames(frames, clf, dets: dict, rounds: int) -> None:
+    from edge_digits.vision import pipeline
+
+    best = fastest_rounds(frames, dets, rounds, lambda det, f: pipeline.read_frame(f, clf, detector=det))
+    for name, (t, res) in best.items():
+        ms: dict = {}
+        for r in res:
+            for k, v in r.ms.items():
+                ms[k] = ms.get(k, 0.0) + v / len(res)
+        print(f"{name}: {1e3 / float(np.mean(t)):.0f} frames/s, p99 {float(np.percentile(t, 99)):.1f} ms; "
+              + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
 
 
 def time_photo(image: np.ndarray, clf, dets: dict, rounds: int) -> None:
@@ -155,20 +163,10 @@ def time_net(frames, dets: dict, rounds: int) -> None:
     from edge_digits.vision.detector import to_input
 
     xs = [to_input(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames]
-    best: dict = {}
-    for _ in range(rounds):
-        for name, det in dets.items():
-            for x in xs[:20]:
-                det.net.run(x)  # warm-up
-            t = []
-            for x in xs:
-                t0 = time.perf_counter()
-                det.net.run(x)
-                t.append((time.perf_counter() - t0) * 1e3)
-            if name not in best or np.median(t) < best[name][0]:
-                best[name] = (float(np.median(t)), float(np.percentile(t, 99)))
-    for name, (med, p99) in best.items():
-        print(f"{name}, net alone: median {med:.2f} ms, p99 {p99:.2f} ms a 320x240 frame")
+    best = fastest_rounds(xs, dets, rounds, lambda det, x: det.net.run(x), key=np.median)
+    for name, (t, _) in best.items():
+        print(f"{name}, net alone: median {float(np.median(t)):.2f} ms, p99 {float(np.percentile(t, 99)):.2f} ms "
+              "a 320x240 frame")
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def models_check(mnist: str, usps: str) -> dict:
     """The shipped int8 classifier (what camera and predict read with) on MNIST test and USPS test, through
     LiteRT as the readers run it, the size of the detector file they run (fp16) and of its int8 file."""
     from edge_digits import runtime
-    from edge_digits.config import camera_model, detector_model
+    from edge_digits.config import camera_model, detector_int8_model, detector_model
     from edge_digits.data.mnist import load_mnist
     from edge_digits.data.usps import load_usps
     from edge_digits.training.camera_data import usps_as_mnist
@@ -182,7 +182,7 @@ def models_check(mnist: str, usps: str) -> dict:
     clf = runtime.load(camera_model(), threads=1)
     out = {"classifier": camera_model().relative_to(ROOT).as_posix(), "detector": detector_model().relative_to(ROOT).as_posix(),
            "detector_bytes": detector_model().stat().st_size,
-           "detector_int8_bytes": (detector_model().parent / "detector_int8.tflite").stat().st_size}
+           "detector_int8_bytes": detector_int8_model().stat().st_size}
     m, u = load_mnist(mnist, download=False), load_usps(usps)
     for name, x, y in (("mnist", m.x_test, m.y_test), ("usps", usps_as_mnist(u.x_test), u.y_test)):
         pred = np.concatenate([clf.predict(x[i:i + 512])[:, :10].argmax(1) for i in range(0, len(x), 512)])
