@@ -140,6 +140,10 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
+    if not 1 <= a.frames <= 10_000:
+        sys.exit(f"error: --frames must be in 1..10000, got {a.frames}")
+    if not 1 <= a.rounds <= 100:
+        sys.exit(f"error: --rounds must be in 1..100, got {a.rounds}")
     check_data_args(a)
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits import runtime

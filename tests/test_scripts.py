@@ -55,6 +55,10 @@ def test_bench_ab_times_the_int8_detector_against_the_fp16_default():
     assert len(lines) == 2 and lines[0].startswith("int8 detector") and lines[1].startswith("fp16 detector"), out
     net = re.findall(r"^(int8|fp16) detector, net alone: median ([\d.]+) ms", out, re.M)
     assert [n for n, _ in net] == ["int8", "fp16"] and all(float(ms) > 0 for _, ms in net), out
+    for flag, bad in (("--frames", "-1"), ("--frames", "100000000"), ("--rounds", "0")):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_ab.py"), "--mnist", MNIST, "--usps", USPS,
+                            "--pair", "detector", flag, bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and r.stderr.startswith(f"error: {flag}") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
