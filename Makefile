@@ -33,7 +33,8 @@ test-all: setup
 # Train `edge` on full MNIST and export every format into export/; the learned detector on generated pages of
 # MNIST and USPS training digits into export/detector/, and its box refiner into export/refine/; then
 # `edge-cam` (edge with more multiply-adds, trained on USPS and on the detector's crops of generated pages)
-# into export/camera/, and the rules detector's box-fit
+# into export/camera/; the accept model that decides which of the learned reader's candidates are digits
+# (fitted on what those three make of training pages) into export/accept/; and the rules detector's box-fit
 # net into export/boxfit/. Needs MNIST and USPS: DATA=path/to/mnist.npz USPS=path/to/usps.npz (~85 min on 2 cores; the detector alone 45).
 models: setup
 	$(BIN)/edge-digits train --arch edge --seed $(SEED) --out runs/edge --force $(if $(DATA),--data $(DATA))
@@ -45,6 +46,7 @@ models: setup
 	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
 	$(BIN)/edge-digits export runs/edge-cam --int8 --out export/camera --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export/camera
+	$(BIN)/python scripts/train_accept.py $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS)) --out export/accept
 	$(BIN)/python scripts/train_boxfit.py $(if $(DATA),--data $(DATA)) --out export/boxfit
 
 # Benchmarks: every exported model x runtime x threads x batch, the Keras model.predict baseline and the

@@ -33,6 +33,8 @@ CAMERA_TILES_HELP = ("Learned detector: also read each frame in overlapping tile
                      "pass always. Default: a frame bigger than 640x480 (an HD webcam's) is also read in tiles at 2x, "
                      "so its digits are seen as big as a 640x480 frame's, and a smaller frame in at most two tiles at "
                      "2x where it holds small digits.")
+MIN_CONFIDENCE_HELP = ("Drop digits the classifier is less sure of than this (default: with the learned detector its "
+                       f"accept model alone decides; with --detector rules {MIN_CONFIDENCE}).")
 DETECTOR_HELP = ("learned: the shipped detector net (export/detector), which also links the digits of a number; "
                  "rules: the hand-tuned detector, kept as a baseline.")
 CAMERA_MODEL_HELP = ("Model file or folder (default: the shipped camera model, export/camera/edge-cam_int8.tflite, "
@@ -228,7 +230,7 @@ def camera(
     headless: Annotated[bool, typer.Option(help="No window (servers, CI, a Pi without a screen).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per frame on stdout, nothing else.")] = False,
     record: Annotated[Optional[Path], typer.Option(help="Write the annotated video here (.mp4 or .avi).")] = None,
-    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
+    min_confidence: Annotated[Optional[float], typer.Option(help=MIN_CONFIDENCE_HELP, show_default=False)] = None,
     max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
     smooth: Annotated[bool, typer.Option("--smooth/--no-smooth", help="Track digits across video frames and smooth labels.")] = True,
     detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
@@ -280,7 +282,7 @@ def predict(
     runtime: Annotated[Optional[Runtime], typer.Option(help="Runtime (default: the natural one for the model).")] = None,
     threads: Annotated[int, typer.Option(help="Runtime threads; a frame's digits are one small batch, so 1.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per image on stdout.")] = False,
-    min_confidence: Annotated[float, typer.Option(help="Drop blobs the model is less sure of than this.")] = MIN_CONFIDENCE,
+    min_confidence: Annotated[Optional[float], typer.Option(help=MIN_CONFIDENCE_HELP, show_default=False)] = None,
     detector: Annotated[Detector, typer.Option(help=DETECTOR_HELP)] = Detector.learned,
     detector_model: Annotated[Optional[Path], typer.Option(
         help="The detector file (default: export/detector/detector_fp16.tflite).")] = None,

@@ -47,6 +47,10 @@ def refine_model() -> Path:
     return models_dir() / "refine" / "box-refine_int8.tflite"  # the net that refines the learned detector's boxes
 
 
+def accept_model() -> Path:
+    return models_dir() / "accept" / "accept.json"  # which of the learned detector's candidates are digits (vision.accept)
+
+
 def boxfit_model() -> Path:
     return models_dir() / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
 

@@ -2,11 +2,11 @@
 alternating rounds (a shared machine that slows down mid-run slows both alike; benchmarks/camera.md's
 speed table is one reader alone, and its figures move with the machine).
 
-    .venv/bin/python scripts/bench_ab.py --mnist ../shared/data/mnist.npz --usps ../shared/data/usps.npz --pair faint
+    .venv/bin/python scripts/bench_ab.py --mnist ../shared/data/mnist.npz --usps ../shared/data/usps.npz --pair accept
 
 Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread, shipped int8 models on LiteRT:
   refiner  the camera reader without -> with the box refiner (vision.refine), 640x480 pages, up to 8 digits
-  faint    peaks from SURE_T only -> from HEAT_T with the classifier's second opinion, same pages
+  accept   every candidate the classifier reads at MIN_CONFIDENCE -> the accept model's (vision.accept), same pages
   views    the classifier's one view of each digit -> two (vision.crops.classify_views), same pages
   detector the camera's default reader with the detector's int8 file -> its fp16 file (the default), same
            pages; then the net alone on the same frames
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PAIRS = ("refiner", "faint", "views", "detector", "small", "hd", "photo")
+PAIRS = ("refiner", "accept", "views", "detector", "small", "hd", "photo")
 
 
 def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
@@ -51,10 +51,8 @@ def variants(pair: str):
 
     if pair == "refiner":
         return {"without refiner": load_detector(threads=1, refine=False), "with refiner": load_detector(threads=1)}
-    if pair == "faint":
-        sure = load_detector(threads=1)
-        sure.heat_t = D.SURE_T  # every peak is a sure one: the reader before the faint peaks
-        return {f"peaks from {D.SURE_T}": sure, f"peaks from {D.HEAT_T}, second opinion": load_detector(threads=1)}
+    if pair == "accept":
+        return {"without accept model": load_detector(threads=1, accept=False), "with accept model": load_detector(threads=1)}
     if pair == "views":
         one = load_detector(threads=1)
         one.view_grow = 0

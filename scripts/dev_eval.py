@@ -58,8 +58,8 @@ def main() -> None:
     ap.add_argument("--classifier", help="classifier file (default: the shipped camera model), e.g. a new edge-cam's int8 .tflite")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
-    ap.add_argument("--sure", type=float, help="peaks under this need the classifier's second opinion (SURE_T)")
-    ap.add_argument("--weak-confidence", type=float, help="that second opinion (WEAK_CONFIDENCE)")
+    ap.add_argument("--accept-t", type=float, help="the accept model's threshold (vision.accept.THRESHOLD)")
+    ap.add_argument("--no-accept", action="store_true", help="no accept model: every candidate read at --min-confidence")
     ap.add_argument("--link", type=float, help="link threshold (LINK_T)")
     ap.add_argument("--view-grow", type=float, help="the classifier's second view, box grown this a side (vision.crops.VIEW_GROW); 0: one view")
     ap.add_argument("--gate", type=float, help="tiles run where a coarser pass's heat reached this (TILE_GATE_T); 0: all")
@@ -73,11 +73,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     check_data_args(a)
+    if a.accept_t is not None and not 0 <= a.accept_t <= 1:  # nan fails this too
+        sys.exit(f"error: --accept-t must be in 0..1, got {a.accept_t}")
     if a.view_grow is not None and not 0 <= a.view_grow <= 0.5:  # also refuses nan
         sys.exit(f"error: --view-grow must be between 0 and 0.5 (a share of the box a side), got {a.view_grow}")
     cv2.setNumThreads(1)  # as `camera` and `predict` run
     from edge_digits import runtime
-    from edge_digits.config import MIN_CONFIDENCE, camera_model
+    from edge_digits.config import camera_model
     from edge_digits.data.pages.score import score
     from edge_digits.vision import detector as D
     from edge_digits.vision import pipeline, tiles
@@ -92,7 +94,11 @@ def main() -> None:
         clf = runtime.load(a.classifier or camera_model(), threads=1)
     except EdgeDigitsError as e:
         sys.exit(f"error: {e}")
-    for attr, v in (("heat_t", a.heat), ("sure_t", a.sure), ("weak_confidence", a.weak_confidence), ("link_t", a.link),
+    if a.no_accept:
+        det.accept = None
+    elif a.accept_t is not None:
+        det.accept.threshold = a.accept_t
+    for attr, v in (("heat_t", a.heat), ("link_t", a.link),
                     ("view_grow", a.view_grow)):
         if v is not None:
             setattr(det, attr, v)
@@ -112,7 +118,7 @@ def main() -> None:
         return net_run(x)
 
     det.net.run = counted
-    minc = MIN_CONFIDENCE if a.min_confidence is None else a.min_confidence
+    minc = a.min_confidence  # None: the reader's own (the accept model alone; without it MIN_CONFIDENCE)
     pages = dev_pages(a.mnist, a.usps, a.split, a.pages, a.size, a.workers)
     t0 = time.time()
     results = [as_result(pipeline.read_frame(p.image, clf, min_confidence=minc, detector=det)) for p in pages]

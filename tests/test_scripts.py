@@ -41,12 +41,16 @@ def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_pa
         r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
                             "--pages", "1", "--view-grow", bad], capture_output=True, text=True, timeout=120)
         assert r.returncode == 1 and r.stderr.startswith("error: --view-grow") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for bad in ("nan", "-0.1", "7"):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                            "--pages", "1", "--accept-t", bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and r.stderr.startswith("error: --accept-t") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_bench_ab_times_both_variants():
-    out = _run("bench_ab.py", "--pair", "faint", "--frames", "4", "--rounds", "1")
+    out = _run("bench_ab.py", "--pair", "accept", "--frames", "4", "--rounds", "1")
     lines = [ln for ln in out.splitlines() if "frames/s" in ln]
-    assert len(lines) == 2 and lines[0].startswith("peaks from 0.35") and "second opinion" in lines[1], out
+    assert len(lines) == 2 and lines[0].startswith("without accept model") and lines[1].startswith("with accept model"), out
 
 
 def test_bench_ab_times_the_int8_detector_against_the_fp16_default():

@@ -125,7 +125,7 @@ class Summary(ReadCounts):  # skipped; unreadable image files (exit 1, like pred
 
 
 def run(source: Source, runner, *, headless: bool = False, json_out: bool = False, record: Path | None = None,
-        min_confidence: float = vision.MIN_CONFIDENCE, max_frames: int | None = None, smooth: bool = True,
+        min_confidence: float | None = None, max_frames: int | None = None, smooth: bool = True,
         out=None, err=None, boxfit=None, detector=None, realtime: bool | None = None,
         snapshot_dir: Path | None = None) -> Summary:
     """Read, detect, classify, show/print/record until the source ends, q, Ctrl-C or a lost camera.

@@ -6,7 +6,7 @@ from edge_digits.config import EdgeDigitsError
 from edge_digits.vision import pipeline as vision
 
 
-def predict(items: list[str], runner, min_confidence: float = vision.MIN_CONFIDENCE,
+def predict(items: list[str], runner, min_confidence: float | None = None,
             max_pixels: int = images.MAX_PIXELS, boxfit=None, detector=None, on_result=None) -> list[dict]:
     """One dict per image: path, digits, readings, or path and error. A 28x28 image is taken as an
     MNIST-style digit and classified as it is. on_result(dict) is called as each image is done (the CLI

@@ -38,6 +38,15 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(inter > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+def pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IoU of the rows of two (N, 4) box arrays, row i with row i."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    ix = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    iy = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.maximum(ix, 0) * np.maximum(iy, 0)
+    return inter / np.maximum(a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter, 1e-9)
+
+
 def union(boxes) -> tuple[int, int, int, int]:
     """The smallest box holding all of boxes (N >= 1)."""
     b = np.asarray(boxes).reshape(-1, 4)

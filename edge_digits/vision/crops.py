@@ -144,15 +144,20 @@ def grown(boxes, g: float) -> list[np.ndarray]:
     return [np.array([b[0] - g * b[2], b[1] - g * b[3], b[2] * (1 + 2 * g), b[3] * (1 + 2 * g)], float) for b in boxes]
 
 
-def classify_views(runner, batch: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
-    """The classifier's probabilities for the crops `batch`, averaged with those of their second views
-    (classifier_batch's view_grow) when given, in one runner.predict call. A digit the refiner boxed a
-    little tight or loose reads alike in both, a crop that misses part of the digit does not: 500 dev
-    pages, camera reader, one view -> two (recall / precision / read right / numbers whole): see VIEW_GROW."""
-    if second is None or not len(batch):
-        return runner.predict(batch)
+def classify_views(runner, batch: np.ndarray, second: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's probabilities for the crops `batch` and for their second views (classifier_batch's
+    view_grow; without, the first again), in one runner.predict call; the reader averages the two. A digit
+    the refiner boxed a little tight or loose reads alike in both, a crop that misses part of the digit
+    does not: 500 dev pages, camera reader, one view -> two (recall / precision / read right / numbers
+    whole): see VIEW_GROW."""
+    if not len(batch):
+        z = np.zeros((0, 10), np.float32)
+        return z, z
+    if second is None:
+        p = runner.predict(batch)
+        return p, p
     p = runner.predict(np.concatenate([batch, second]))
-    return (p[:len(batch)] + p[len(batch):]) / 2
+    return p[:len(batch)], p[len(batch):]
 
 
 def classifier_batch(grey: np.ndarray, boxes, return_boxes: bool = False, in_box: bool = False,

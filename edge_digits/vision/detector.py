@@ -25,14 +25,7 @@ from edge_digits.vision.crops import VIEW_GROW
 
 STRIDE = 4
 IN_W, IN_H = 320, 240
-HEAT_T = 0.25  # peak threshold; a peak under SURE_T must also be read by the classifier at WEAK_CONFIDENCE
-# A peak of SURE_T or more is a digit when the classifier reads it at min_confidence; a weaker one only
-# when it reads it at WEAK_CONFIDENCE (the classifier, trained to give no opinion on crops that are no
-# digit, is the second opinion on a faint peak). 600 dev pages, camera reader, peaks from 0.35 -> from
-# 0.25 with this rule: recall 79.8 -> 80.5%, precision 89.6 -> 89.4%, read right 74.3 -> 75.1%, numbers
-# whole 54.5 -> 55.2%; all peaks from 0.25 alike: precision 84.0% (300 pages); WEAK_CONFIDENCE 0.97: 88.9%
-SURE_T = 0.35
-WEAK_CONFIDENCE = 0.99
+HEAT_T = 0.25  # peak threshold: every peak from here on is a candidate; vision.accept decides which are digits
 TILE_HEAT_T = 0.5  # peak threshold in predict's tiles (vision.tiles), tuned on dev pages (0.35: precision 51%)
 # predict's tiles run coarse to fine (vision.tiles.Activity): a tile at 2x or 4x only where a coarser pass's
 # heat reached this somewhere over it. Dev pages, tiles reader, ungated -> 0.15: 4000x3000 (40 pages) net
@@ -206,17 +199,18 @@ class Found:
     maps: tuple | None = field(default=None, repr=False)  # (prob, geom), for the debug view
     mask: np.ndarray | None = field(default=None, repr=False)  # the centre heatmap as uint8, for the debug view
     refined: bool = False  # the boxes went through the box refiner (vision.refine): no ink snapping after
-    raw: np.ndarray | None = field(default=None, repr=False)  # the net's own boxes before refining, for the debug view
+    raw: np.ndarray | None = field(default=None, repr=False)  # the net's own boxes before refining (vision.accept, the debug view)
 
 
 class LearnedDetector:
     """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found. With a refiner
     (vision.refine's runner), every box is refined by it before boxes the frame edge cuts are dropped."""
 
-    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool | str = False, refiner=None):
+    def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool | str = False, refiner=None,
+                 accept=None):
         self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
         self.tile_heat_t = TILE_HEAT_T
-        self.sure_t, self.weak_confidence = SURE_T, WEAK_CONFIDENCE  # read_learned's second opinion on faint peaks
+        self.accept = accept  # vision.accept.Accept: read_learned's decision on which candidates are digits
         self.view_grow = VIEW_GROW  # read_learned: the classifier's second view of each digit (vision.crops)
         self.tile_gate_t = TILE_GATE_T
         self.small_h, self.small_gate_t = SMALL_H, SMALL_GATE_T  # tiles=AUTO: 2x tiles near small digits
@@ -267,23 +261,27 @@ class LearnedDetector:
         if cut.any():
             keep = np.flatnonzero(~cut)
             new = {int(k): n for n, k in enumerate(keep)}
-            boxes, scores = boxes[keep], scores[keep]
+            boxes, scores, raw = boxes[keep], scores[keep], raw[keep]
             numbers = [[new[i] for i in g if i in new] for g in numbers]
             numbers = [g for g in numbers if g]
         mask = cv2.resize((prob[..., 0] * 255).astype(np.uint8), (W, H)) if keep_maps else None
         return Found(boxes, scores, numbers, (prob, geom) if keep_maps else None, mask,
-                     refined=self.refiner is not None, raw=raw if keep_maps else None)
+                     refined=self.refiner is not None, raw=raw)
 
 
-def load_detector(path=None, threads: int = 1, tiles: bool | str = False, refine: bool = True) -> LearnedDetector:
+def load_detector(path=None, threads: int = 1, tiles: bool | str = False, refine: bool = True,
+                  accept: bool = True) -> LearnedDetector:
     """The shipped detector (config.detector_model()) or the given file, through runtime.maps; with tiles,
     each frame is also read in tiles at higher scales (vision.tiles: for still photos); with tiles=AUTO,
     a frame bigger than 640x480 is, at 2x (see AUTO_SCALE), and a smaller one in at most SMALL_TILES 2x
     tiles near its small digits; with refine (the default), each box is
-    refined by the shipped box refiner (vision.refine)."""
+    refined by the shipped box refiner (vision.refine); with accept (the default), the shipped accept model
+    (vision.accept) decides which candidates are digits."""
     from edge_digits.config import detector_model
     from edge_digits.runtime.maps import load_maps
+    from edge_digits.vision.accept import load_accept
     from edge_digits.vision.refine import load_refiner
 
     net = load_maps(path or detector_model(), threads)
-    return LearnedDetector(net, tiles=tiles, refiner=load_refiner(threads=threads) if refine else None)
+    return LearnedDetector(net, tiles=tiles, refiner=load_refiner(threads=threads) if refine else None,
+                           accept=load_accept() if accept else None)

@@ -153,16 +153,23 @@ def _two_digit_frame():
     return frame, boxes
 
 
-def test_a_faint_peak_is_a_digit_only_when_the_classifier_is_sure_of_it():
+def test_the_accept_model_decides_which_candidates_are_digits():
+    from edge_digits.vision.accept import FEATURES, Accept
+
     frame, boxes = _two_digit_frame()
     net = _Net(boxes, [[0], [1]], (640, 480))
     heat = net.maps[0][..., 0]
-    faint = 0.5 * (det.HEAT_T + det.SURE_T)  # between the two thresholds
-    heat[:, heat.shape[1] // 2:] *= faint / heat[:, heat.shape[1] // 2:].max()  # the right digit's peak
-    d = det.LearnedDetector(net)
-    assert sorted(np.round(d.find(frame).scores, 2)) == [round(faint, 2), 1.0]  # both peaks are found
-    assert len(pipeline.read_frame(frame, _SureClassifier(0.9), detector=d).digits) == 1  # the faint one dropped
-    res = pipeline.read_frame(frame, _SureClassifier(max(0.999, det.WEAK_CONFIDENCE)), detector=d)
+    heat[:, heat.shape[1] // 2:] *= 0.3 / heat[:, heat.shape[1] // 2:].max()  # the right digit's peak: 0.3
+    w = np.zeros(len(FEATURES))
+    w[FEATURES.index("logit_peak")] = 1.0  # a stand-in model: a digit when its peak is over 0.5
+    d = det.LearnedDetector(net, accept=Accept(w, 0.0, 0.5))
+    assert sorted(np.round(d.find(frame).scores, 2)) == [0.3, 1.0]  # both peaks are candidates
+    res = pipeline.read_frame(frame, _SureClassifier(0.2), detector=d)
+    assert [b[0] // 100 for b in (x.box for x in res.digits)] == [1]  # the strong one, though read at 0.2
+    assert pipeline.read_frame(frame, _SureClassifier(0.2), detector=d, min_confidence=0.3).digits == []  # a floor too
+    d.accept = None  # without a model: every candidate read at config.MIN_CONFIDENCE
+    assert pipeline.read_frame(frame, _SureClassifier(0.2), detector=d).digits == []
+    res = pipeline.read_frame(frame, _SureClassifier(0.9), detector=d)
     assert len(res.digits) == 2 and res.readings == ["3", "3"]
 
 
