@@ -67,7 +67,8 @@ def sample_path() -> Path:
 # 80.9% / precision 86.8% / read right 73.9%, 0.3 79.2 / 89.5 / 73.5, 0.4 77.4 / 91.8 / 72.7; and on 200
 # pages of the old generator (data.synth, MNIST train[50000:], seed 4321) precision 71.1% / 81.6% / 88.6%
 # at the same recall (81.7 / 81.7 / 81.5): ink specks there read as a 4 at 0.2-0.45. The rules path moves
-# little (those synth pages: 99.2 / 99.7 at 0.2, 99.1 / 99.8 at 0.3).
+# little (those synth pages: 99.2 / 99.7 at 0.2, 99.1 / 99.8 at 0.3). Since then the learned reader's accept
+# model (vision.accept) decides instead; this floor is the rules path's, and a learned reader's without one.
 MIN_CONFIDENCE = 0.3
 
 

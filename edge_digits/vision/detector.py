@@ -204,7 +204,8 @@ class Found:
 
 class LearnedDetector:
     """The detector net (runtime.maps) with its post-process: find(grey frame) -> Found. With a refiner
-    (vision.refine's runner), every box is refined by it before boxes the frame edge cuts are dropped."""
+    (vision.refine's runner), every box is refined by it before boxes the frame edge cuts are dropped.
+    With an accept model (vision.accept), read_learned lets it decide which candidates are digits."""
 
     def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool | str = False, refiner=None,
                  accept=None):
