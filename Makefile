@@ -31,7 +31,8 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 # Train `edge` on full MNIST and export every format into export/; the learned detector on generated pages of
-# MNIST and USPS training digits into export/detector/, and its box refiner into export/refine/; then
+# MNIST and USPS training digits into export/detector/, the link model that says which of its candidates are one
+# number into export/links/, and its box refiner into export/refine/; then
 # `edge-cam` (edge with more multiply-adds, trained on USPS and on the detector's crops of generated pages)
 # into export/camera/; the accept model that decides which of the learned reader's candidates are digits
 # (fitted on what those three make of training pages) into export/accept/; and the rules detector's box-fit
@@ -42,6 +43,7 @@ models: setup
 	$(BIN)/python scripts/model_card.py export
 	$(BIN)/edge-digits train --arch detector --seed $(SEED) --out runs/detector --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
 	$(if $(USPS),EDGE_DIGITS_USPS=$(USPS) )$(BIN)/edge-digits export runs/detector --int8 --out export/detector --force $(if $(DATA),--data $(DATA))
+	$(BIN)/python scripts/train_links.py $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS)) --out export/links
 	$(BIN)/python scripts/train_refine.py $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS)) --out export/refine
 	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
 	$(BIN)/edge-digits export runs/edge-cam --int8 --out export/camera --force $(if $(DATA),--data $(DATA))

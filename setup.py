@@ -1,8 +1,8 @@
 """The wheel carries the shipped models: export/ stays their source in a checkout, and this build step copies
 what an edge device needs by default into edge_digits/models/ (where config.models_dir() and sample_path()
 look first). Copied: export/manifest.json with export's .tflite and .onnx files (int8 and fp32: bench
-compares them), every export/<sub>/*_int8.tflite (and *_fp16.tflite, and the accept model's accept.json) with that
-folder's manifest.json when it has one (camera, boxfit, detector, refine, accept, and any later one), and tests/data/mnist_sample.npz. Each copied manifest lists only the files copied with
+compares them), every export/<sub>/*_int8.tflite (and *_fp16.tflite, and the accept and link models' accept.json and links.json) with that
+folder's manifest.json when it has one (camera, boxfit, detector, refine, accept, links, and any later one), and tests/data/mnist_sample.npz. Each copied manifest lists only the files copied with
 it. Left out to keep the wheel small: the .keras sources (TensorFlow only) and the subfolders' fp32 and
 .onnx files (see the README's Install section)."""
 import json
@@ -21,7 +21,7 @@ def shipped_files() -> list[tuple[Path, str]]:
     out = []
     for folder in [export, *sorted(p for p in export.iterdir() if p.is_dir())] if export.is_dir() else []:
         rel = folder.relative_to(export)
-        pats = ["*.tflite", "*.onnx"] if folder == export else ["*_int8.tflite", "*_fp16.tflite", "accept.json"]
+        pats = ["*.tflite", "*.onnx"] if folder == export else ["*_int8.tflite", "*_fp16.tflite", "accept.json", "links.json"]
         manifest = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else []
         for f in [*manifest, *sorted(f for pat in pats for f in folder.glob(pat))]:
             out.append((f, str(rel / f.name) if str(rel) != "." else f.name))

@@ -127,6 +127,9 @@ def train(
         help="Photo-like pages of training digits, cut out by the camera pipeline, added to the training set "
              "(default: the recipe's: 8000 for edge-cam, else 0).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
+    init: Annotated[Optional[Path], typer.Option(
+        help="detector: fine-tune, starting from this model.keras (e.g. export/detector/detector.keras); "
+             "--seed picks other training pages.")] = None,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz (Keras layout) or a folder of IDX files.")] = None,
     usps: Annotated[Optional[Path], typer.Option(
         help="USPS .npz (x_train, y_train, x_test, y_test) for edge-cam and detector (default: $EDGE_DIGITS_USPS).")] = None,
@@ -138,7 +141,7 @@ def train(
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
-                      force=force)
+                      force=force, init=init)
     with guarded("train"):
         check_number("--lr", lr, 0, 10, lo_open=True)
         from edge_digits.training.train import train as run_train

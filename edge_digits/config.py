@@ -51,6 +51,10 @@ def accept_model() -> Path:
     return models_dir() / "accept" / "accept.json"  # which of the learned detector's candidates are digits (vision.accept)
 
 
+def links_model() -> Path:
+    return models_dir() / "links" / "links.json"  # which neighbouring candidates are one number (vision.links)
+
+
 def boxfit_model() -> Path:
     return models_dir() / "boxfit" / "box-fit_int8.tflite"  # the net that grows each box to the whole digit
 
@@ -175,6 +179,7 @@ class TrainConfig:
     lr: float | None = None
     augment: bool | None = None  # None: the recipe's default (on for edge)
     camera_pages: int | None = None  # None: the recipe's (edge-cam: 8000 pages of camera crops; others 0)
+    init: Path | None = None  # detector: start from this model file's weights (fine-tuning) instead of random ones
     usps: Path | None = None  # USPS .npz for recipes that train on it (edge-cam); None: $EDGE_DIGITS_USPS
     seed: int = 0
     data: Path | None = None

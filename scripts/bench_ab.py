@@ -7,6 +7,7 @@ speed table is one reader alone, and its figures move with the machine).
 Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread, shipped int8 models on LiteRT:
   refiner  the camera reader without -> with the box refiner (vision.refine), 640x480 pages, up to 8 digits
   accept   every candidate the classifier reads at MIN_CONFIDENCE -> the accept model's (vision.accept), same pages
+  links    neighbours linked by the link map's threshold (LINK_T) -> by the link model (vision.links), same pages
   views    the classifier's one view of each digit -> two (vision.crops.classify_views), same pages
   detector the camera's default reader with the detector's int8 file -> its fp16 file (the default), same
            pages; then the net alone on the same frames
@@ -28,7 +29,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PAIRS = ("refiner", "accept", "views", "detector", "small", "hd", "photo")
+PAIRS = ("refiner", "accept", "links", "views", "detector", "small", "hd", "photo")
 
 
 def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
@@ -53,6 +54,8 @@ def variants(pair: str):
         return {"without refiner": load_detector(threads=1, refine=False), "with refiner": load_detector(threads=1)}
     if pair == "accept":
         return {"without accept model": load_detector(threads=1, accept=False), "with accept model": load_detector(threads=1)}
+    if pair == "links":
+        return {"link threshold": load_detector(threads=1, links=False), "link model": load_detector(threads=1)}
     if pair == "views":
         one = load_detector(threads=1)
         one.view_grow = 0

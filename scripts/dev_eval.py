@@ -44,6 +44,31 @@ def dev_pages(mnist: str, usps: str, split: str, n: int, size: str | None, worke
     return make(mnist, usps, "dev", n, workers)
 
 
+def number_failures(pages, results) -> dict:
+    """Each true number, by the first reason it was not read whole (a digit not found at IoU 0.5, a digit
+    misread, its digits in two or more numbers, or in one number with other digits), or whole."""
+    from edge_digits.core.boxes import match
+
+    why = dict.fromkeys(("whole", "digit missing", "digit misread", "split", "joined"), 0)
+    for p, r in zip(pages, results):
+        found = np.array([d[0] for d in r["digits"]], float).reshape(-1, 4)
+        of = dict(match(p.boxes, found, 0.5)) if len(p.boxes) and len(found) else {}
+        group = {k: g for g, n in enumerate(r["numbers"]) for k in n[2]}
+        for n in p.numbers:
+            got = [of.get(i) for i in n.digits]
+            if any(g is None for g in got):
+                why["digit missing"] += 1
+            elif any(r["digits"][g][1] != int(p.labels[i]) for i, g in zip(n.digits, got)):
+                why["digit misread"] += 1
+            elif len({group[g] for g in got}) > 1:
+                why["split"] += 1
+            elif len(r["numbers"][group[got[0]]][2]) != len(got):
+                why["joined"] += 1
+            else:
+                why["whole"] += 1
+    return why
+
+
 def main() -> None:
     from data_args import add_data_args, check_data_args
 
@@ -60,7 +85,9 @@ def main() -> None:
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
     ap.add_argument("--accept-t", type=float, help="the accept model's threshold (vision.accept.THRESHOLD)")
     ap.add_argument("--no-accept", action="store_true", help="no accept model: every candidate read at --min-confidence")
-    ap.add_argument("--link", type=float, help="link threshold (LINK_T)")
+    ap.add_argument("--link", type=float, help="link threshold (LINK_T), with --no-links")
+    ap.add_argument("--links-t", type=float, help="the link model's threshold (vision.links.THRESHOLD)")
+    ap.add_argument("--no-links", action="store_true", help="no link model: neighbours linked where the link map passes --link")
     ap.add_argument("--view-grow", type=float, help="the classifier's second view, box grown this a side (vision.crops.VIEW_GROW); 0: one view")
     ap.add_argument("--gate", type=float, help="tiles run where a coarser pass's heat reached this (TILE_GATE_T); 0: all")
     ap.add_argument("--max-levels", type=int, help="tiled levels (vision.tiles.MAX_LEVELS)")
@@ -69,12 +96,17 @@ def main() -> None:
     ap.add_argument("--small-tiles", type=int, help="camera: at most this many such tiles a frame (SMALL_TILES); 0: any")
     ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
     ap.add_argument("--by-height", action="store_true")
+    ap.add_argument("--why-numbers", action="store_true",
+                    help="also why the true numbers not read whole were not: a digit missing, misread, or the "
+                         "number split or joined with others")
     ap.add_argument("--by-condition", metavar="NAME", help="also the figures per value of this condition (layout, pen, ...)")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     check_data_args(a)
     if a.accept_t is not None and not 0 <= a.accept_t <= 1:  # nan fails this too
         sys.exit(f"error: --accept-t must be in 0..1, got {a.accept_t}")
+    if a.links_t is not None and not 0 <= a.links_t <= 1:  # nan fails this too
+        sys.exit(f"error: --links-t must be in 0..1, got {a.links_t}")
     if a.view_grow is not None and not 0 <= a.view_grow <= 0.5:  # also refuses nan
         sys.exit(f"error: --view-grow must be between 0 and 0.5 (a share of the box a side), got {a.view_grow}")
     cv2.setNumThreads(1)  # as `camera` and `predict` run
@@ -98,6 +130,10 @@ def main() -> None:
         det.accept = None
     elif a.accept_t is not None:
         det.accept.threshold = a.accept_t
+    if a.no_links:
+        det.links = None
+    elif a.links_t is not None:
+        det.links.threshold = a.links_t
     for attr, v in (("heat_t", a.heat), ("link_t", a.link),
                     ("view_grow", a.view_grow)):
         if v is not None:
@@ -132,6 +168,10 @@ def main() -> None:
         print(f"  {a.by_condition}={value}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
               f"{100 * m['precision']['value']:.1f}% read right {100 * m['read_right']['value']:.1f}% numbers whole "
               f"{100 * m['numbers_whole']['value']:.1f}% of {m['numbers_whole']['n']}")
+    if a.why_numbers:
+        why = number_failures(pages, results)
+        n = sum(why.values())
+        print("  numbers: " + ", ".join(f"{k} {v} ({100 * v / max(n, 1):.1f}%)" for k, v in why.items()))
     if a.by_height:
         for name, m in rep["by_height"].items():
             print(f"  {name:>10}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "

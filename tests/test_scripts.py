@@ -47,6 +47,18 @@ def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_pa
         assert r.returncode == 1 and r.stderr.startswith("error: --accept-t") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_dev_eval_says_why_numbers_were_not_read_whole_and_takes_the_link_model_options():
+    out = _run("dev_eval.py", "--pages", "6", "--size", "640x480", "--why-numbers", "--links-t", "0.5")
+    m = re.search(r"numbers: whole (\d+) .*digit missing (\d+) .*digit misread (\d+) .*split (\d+) .*joined (\d+)", out)
+    assert m and sum(int(v) for v in m.groups()) > 0, out
+    never = _run("dev_eval.py", "--pages", "6", "--size", "640x480", "--why-numbers", "--links-t", "1")
+    assert re.search(r"joined 0 ", never), never  # a link model that never links joins no number with another
+    for bad in ("nan", "-0.1", "7"):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                            "--pages", "1", "--links-t", bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and r.stderr.startswith("error: --links-t") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_bench_ab_times_both_variants():
     out = _run("bench_ab.py", "--pair", "accept", "--frames", "4", "--rounds", "1")
     lines = [ln for ln in out.splitlines() if "frames/s" in ln]

@@ -18,7 +18,8 @@ SHIPPED = ["edge_digits/models/manifest.json", "edge_digits/models/edge_int8.tfl
            "edge_digits/models/boxfit/manifest.json", "edge_digits/models/boxfit/box-fit_int8.tflite",
            "edge_digits/models/detector/detector_fp16.tflite", "edge_digits/models/detector/detector_int8.tflite",
            "edge_digits/models/refine/manifest.json", "edge_digits/models/refine/box-refine_int8.tflite",
-           "edge_digits/models/accept/accept.json", "edge_digits/models/mnist_sample.npz"]
+           "edge_digits/models/accept/accept.json", "edge_digits/models/links/links.json",
+           "edge_digits/models/mnist_sample.npz"]
 
 
 def _run(cmd, **kw):

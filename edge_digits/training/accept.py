@@ -72,16 +72,17 @@ def f1_threshold(p: np.ndarray, y: np.ndarray, grid=np.arange(0.05, 0.951, 0.01)
     return float(grid[k]), f1[k]
 
 
-def fit(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> dict:
-    """-> the accept model as vision.accept.Accept.from_file reads it (standardisation folded into the
-    weights), with its fitting figures."""
+def fit(X: np.ndarray, y: np.ndarray, C: float = 1.0, names: tuple = FEATURES, what: str = "accept model") -> dict:
+    """-> the accept model (or another fitted decision over these feature names: training.links) as
+    vision.accept.Accept.from_file reads it (standardisation folded into the weights), with its fitting
+    figures."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(y, bool)
     if len(X) < 100 or y.all() or not y.any():
         from edge_digits.config import EdgeDigitsError
 
-        raise EdgeDigitsError(f"too few candidates to fit an accept model ({len(X)}, {int(y.sum())} digits)")
+        raise EdgeDigitsError(f"too few candidates to fit a {what} ({len(X)}, {int(y.sum())} positive)")
     mu, sd = X.mean(0), X.std(0) + 1e-9
     lr = LogisticRegression(C=C, max_iter=5000).fit((X - mu) / sd, y)
     w = lr.coef_[0] / sd
@@ -89,7 +90,7 @@ def fit(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> dict:
     p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
     t, f1 = f1_threshold(p, y)
     keep = p > t
-    return {"features": list(FEATURES), "weights": [float(v) for v in w], "bias": b,
+    return {"features": list(names), "weights": [float(v) for v in w], "bias": b,
             "fit": {"candidates": int(len(y)), "digits": int(y.sum()), "f1_threshold": round(t, 2), "f1": round(f1, 4),
                     "kept_digits": int((keep & y).sum()), "kept_not_digits": int((keep & ~y).sum()), "C": C}}
 

@@ -256,6 +256,8 @@ def train(cfg: TrainConfig):
     steps = (cfg.epochs or EPOCHS) * math.ceil(len(X) / batch)
     _log(f"{len(X):,} samples from {n_pages:,} generated pages in {gen_s:.0f} s", cfg)
     model = build_detector((None, None, 1))  # full samples and crops
+    if cfg.init is not None:
+        model.set_weights(_init_weights(cfg.init, model))
     stats = model_stats(build_detector((IN_H, IN_W, 1)))
     _log(f"training detector ({stats['params']:,} parameters, {stats['macs'] / 1e6:.1f} M multiply-adds a frame), "
          f"{steps:,} steps of {batch}", cfg)
@@ -320,7 +322,7 @@ def train(cfg: TrainConfig):
     scores = dev_scores(keras_maps, dev)
     _log(f"dev pages ({scores['pages']}, {scores['digits']:,} digits): recall {scores['recall']:.2%}, precision "
          f"{scores['precision']:.2%}, numbers linked {scores['numbers_linked']:.2%}", cfg)
-    metrics = {"arch": "detector", **stats, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
+    metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
                "steps_planned": steps, "batch_size": batch, "lr": lr, "seed": cfg.seed, "interrupted": bool(asked),
                "generate_seconds": round(gen_s, 1), "train_seconds": round(train_s, 1), "dev": scores,
                "data": {"mnist": mnist.source, "mnist_sha256": mnist.sha256,
@@ -336,6 +338,23 @@ def train(cfg: TrainConfig):
         files.write_text(tmp / "history.csv", "\n".join(rows) + "\n")
         _plot(np.array(hist), tmp / "curves.png")
     return RunResult(Path(cfg.out), metrics)
+
+
+def _init_weights(path, model) -> list:
+    """The weights of a saved detector (fine-tuning) for `model`; a file that is no detector of this shape is a
+    one-line error."""
+    import keras
+
+    from edge_digits.training import detector_model  # noqa: F401 - registers UpTo for loading
+
+    try:
+        src = keras.models.load_model(path, compile=False)
+        weights = src.get_weights()
+    except Exception as e:  # Keras raises many kinds for a file that is not a model
+        raise EdgeDigitsError(f"{path}: not a Keras model file ({type(e).__name__}: {str(e)[:80]})") from None
+    if [w.shape for w in weights] != [w.shape for w in model.get_weights()]:
+        raise EdgeDigitsError(f"{path}: not a detector of this architecture (its weights have other shapes)")
+    return weights
 
 
 def _plot(h: np.ndarray, path: Path) -> None:

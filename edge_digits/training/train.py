@@ -319,6 +319,10 @@ def train(cfg: TrainConfig) -> list[RunResult]:
         raise EdgeDigitsError("--camera-pages needs a 28x28 model; digits8x8 reads 8x8 images")
     if (cfg.arch == Arch.digits8x8) != (cfg.dataset == Dataset.sklearn_digits):
         raise EdgeDigitsError("--arch digits8x8 goes with --dataset sklearn-digits (8x8 images), and only it")
+    if cfg.init is not None and cfg.arch != Arch.detector:
+        raise EdgeDigitsError("--init (fine-tuning from a model file) applies to --arch detector only")
+    if cfg.init is not None and not Path(cfg.init).is_file():
+        raise EdgeDigitsError(f"{cfg.init}: no such model file (--init takes a detector's model.keras)")
     prepare_out(cfg.out, cfg.force)
     if cfg.arch == Arch.detector:
         from edge_digits.training import detector

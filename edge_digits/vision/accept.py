@@ -68,20 +68,22 @@ class Accept:
         return self.probability(X) > self.threshold
 
     @classmethod
-    def from_file(cls, path: Path) -> "Accept":
-        """The JSON file training.accept writes; anything else is a one-line EdgeDigitsError."""
+    def from_file(cls, path: Path, names: tuple = FEATURES, what: str = "accept model",
+                  threshold: float = THRESHOLD) -> "Accept":
+        """The JSON file training.accept writes (or, with its names, what and threshold, another fitted
+        logistic decision: vision.links); anything else is a one-line EdgeDigitsError."""
         try:
             d = json.loads(Path(path).read_text())
-            names, w = tuple(d["features"]), np.asarray(d["weights"], np.float64)
+            got, w = tuple(d["features"]), np.asarray(d["weights"], np.float64)
             bias = float(d["bias"])
         except FileNotFoundError:
-            raise EdgeDigitsError(f"{path}: no such accept model file") from None
+            raise EdgeDigitsError(f"{path}: no such {what} file") from None
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise EdgeDigitsError(f"{path}: not an accept model ({type(e).__name__}: {str(e)[:80]})") from None
-        if names != FEATURES or w.shape != (len(FEATURES),) or not np.isfinite(w).all() or not np.isfinite(bias):
-            raise EdgeDigitsError(f"{path}: not an accept model for these features (expected {len(FEATURES)} "
-                                  f"finite weights named as vision.accept.FEATURES and a finite bias)")
-        return cls(w, bias)
+            raise EdgeDigitsError(f"{path}: not an {what} ({type(e).__name__}: {str(e)[:80]})") from None
+        if got != tuple(names) or w.shape != (len(names),) or not np.isfinite(w).all() or not np.isfinite(bias):
+            raise EdgeDigitsError(f"{path}: not an {what} for these features (expected {len(names)} "
+                                  f"finite weights named as the reader's features and a finite bias)")
+        return cls(w, bias, threshold)
 
 
 def load_accept(path=None) -> Accept:

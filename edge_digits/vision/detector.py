@@ -108,10 +108,14 @@ def reading_order(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
 
 def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None = None,
            in_size: tuple[int, int] = (IN_W, IN_H), heat_t: float = HEAT_T, link_t: float = LINK_T,
-           max_dist: float = 2.5) -> tuple[list[tuple[np.ndarray, float]], list[list[int]]]:
+           max_dist: float = 2.5, links=None, pairs_out: list | None = None
+           ) -> tuple[list[tuple[np.ndarray, float]], list[list[int]]]:
     """Maps (h, w, 2) and (h, w, 4) -> digits [(box xywh float in source px, score)] and numbers
     [[digit indices, in reading order]]. Every digit is in exactly one number (a lone digit is a number
-    of one). src_size (W, H) of the frame the boxes are scaled back to (default: the net input)."""
+    of one). src_size (W, H) of the frame the boxes are scaled back to (default: the net input).
+    Two neighbours are linked when the fitted link model (links: vision.links, through vision.accept.Accept)
+    says so, or without one when the link map's second-lowest sample along their segment passes link_t.
+    pairs_out, a list, receives (i, j, features) of every neighbouring pair (training.links fits on them)."""
     heat = np.ascontiguousarray(prob[..., 0], np.float32)
     peaks = (heat >= cv2.dilate(heat, K3)) & (heat > heat_t)
     ys, xs = np.nonzero(peaks)
@@ -143,7 +147,14 @@ def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None 
             pts = c[i][:, None, :] + LINK_SAMPLES[None, :, None] * d[:, None, :]  # (P, S, 2)
             qx = np.clip(np.rint(pts[..., 0]).astype(np.int32), 0, lw - 1)
             qy = np.clip(np.rint(pts[..., 1]).astype(np.int32), 0, lh - 1)
-            ok = np.sort(link[qy, qx], 1)[:, 1] > link_t
+            samples = np.sort(link[qy, qx], 1)
+            if links is not None or pairs_out is not None:
+                from edge_digits.vision.links import pair_features
+
+                X = pair_features(samples, c[i] * STRIDE, c[j] * STRIDE, wh[i], wh[j], score[i], score[j])
+                if pairs_out is not None:
+                    pairs_out.append((i, j, X))
+            ok = links(X) if links is not None else samples[:, 1] > link_t
             edges = list(zip(i[ok], j[ok]))
     numbers = [[m[k] for k in reading_order(cx[m], cy[m])] for m in connected(n, edges)]
     numbers.sort(key=lambda m: (boxes[m[0], 1], boxes[m[0], 0]))
@@ -208,8 +219,9 @@ class LearnedDetector:
     With an accept model (vision.accept), read_learned lets it decide which candidates are digits."""
 
     def __init__(self, net, heat_t: float = HEAT_T, link_t: float = LINK_T, tiles: bool | str = False, refiner=None,
-                 accept=None):
+                 accept=None, links=None):
         self.net, self.heat_t, self.link_t, self.tiles, self.refiner = net, heat_t, link_t, tiles, refiner
+        self.links = links  # vision.links: the fitted decision which neighbours are one number (else link_t)
         self.tile_heat_t = TILE_HEAT_T
         self.accept = accept  # vision.accept.Accept: read_learned's decision on which candidates are digits
         self.view_grow = VIEW_GROW  # read_learned: the classifier's second view of each digit (vision.crops)
@@ -234,7 +246,7 @@ class LearnedDetector:
             pyr = pyramid(grey, levels((W, H), self.in_size, max_levels=1 if self.tiles == AUTO else None))
             base = pyr[min(pyr)] if pyr else grey  # the whole pass letterboxes the smallest level, not the frame
         prob, geom = self.maps(base)
-        digits, numbers = decode(prob, geom, (W, H), self.in_size, self.heat_t, self.link_t)
+        digits, numbers = decode(prob, geom, (W, H), self.in_size, self.heat_t, self.link_t, links=self.links)
         boxes = np.array([b for b, _ in digits], np.float32).reshape(-1, 4)
         scores = np.array([s for _, s in digits], np.float32)
         gate_heat, gate_t, max_tiles = prob[..., 0], self.tile_gate_t, None
@@ -271,18 +283,20 @@ class LearnedDetector:
 
 
 def load_detector(path=None, threads: int = 1, tiles: bool | str = False, refine: bool = True,
-                  accept: bool = True) -> LearnedDetector:
+                  accept: bool = True, links: bool = True) -> LearnedDetector:
     """The shipped detector (config.detector_model()) or the given file, through runtime.maps; with tiles,
     each frame is also read in tiles at higher scales (vision.tiles: for still photos); with tiles=AUTO,
     a frame bigger than 640x480 is, at 2x (see AUTO_SCALE), and a smaller one in at most SMALL_TILES 2x
     tiles near its small digits; with refine (the default), each box is
     refined by the shipped box refiner (vision.refine); with accept (the default), the shipped accept model
-    (vision.accept) decides which candidates are digits."""
+    (vision.accept) decides which candidates are digits; with links (the default), the shipped link model
+    (vision.links) decides which neighbours are one number."""
     from edge_digits.config import detector_model
     from edge_digits.runtime.maps import load_maps
     from edge_digits.vision.accept import load_accept
+    from edge_digits.vision.links import load_links
     from edge_digits.vision.refine import load_refiner
 
     net = load_maps(path or detector_model(), threads)
     return LearnedDetector(net, tiles=tiles, refiner=load_refiner(threads=threads) if refine else None,
-                           accept=load_accept() if accept else None)
+                           accept=load_accept() if accept else None, links=load_links() if links else None)

@@ -206,7 +206,8 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
             if activity is not None:
                 ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
                 activity.add(prob[..., 0], px - ls * x0, py - ls * y0, ls * s)
-            digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t)
+            digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t,
+                                     links=detector.links)
             if not digits:
                 continue
             b = np.array([d[0] for d in digits], np.float32)

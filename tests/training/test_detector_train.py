@@ -28,7 +28,13 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["arch"] == "detector" and m["steps"] == 2 and m["dev"]["digits"] > 1000  # 300 dev pages scored
-    assert (tmp_path / "run" / "history.csv").read_text().startswith("step,loss")
+    assert (tmp_path / "run" / "history.csv").read_text().startswith("step,loss") and m["init"] is None
+    # fine-tuning starts from the shipped net: it finds digits from its first step on
+    r = runner.invoke(app, ["train", "--arch", "detector", "--data", data, "--camera-pages", "16", "--epochs", "1",
+                            "--init", "export/detector/detector.keras", "--seed", "1", "--out", str(tmp_path / "ft")])
+    assert r.exit_code == 0, r.output
+    ft = json.loads((tmp_path / "ft" / "metrics.json").read_text())
+    assert ft["init"].endswith("detector.keras") and ft["dev"]["recall"] > 0.5 > m["dev"]["recall"]
     # an untrained detector finds next to nothing, so its files all agree with Keras on the dev pages
     r = runner.invoke(app, ["export", str(tmp_path / "run"), "--int8", "--calib-samples", "8", "--data", data,
                             "--json", "--out", str(tmp_path / "exp")])
@@ -88,3 +94,27 @@ def test_the_detector_net_gives_quarter_resolution_maps_at_any_multiple_of_8():
         assert tuple(out["geom"].shape) == (1, h // STRIDE, w // STRIDE, 4)
     stats = model_stats(build_detector((IN_H, IN_W, 1)))
     assert stats["params"] < 100_000 and stats["macs"] < 80e6  # an int8 file far under the 300 KB goal
+
+
+@pytest.mark.parametrize("args, msg", [(["--arch", "edge", "--init", "export/detector/detector.keras"], "--arch detector only"),
+                                       (["--arch", "detector", "--init", "{missing}"], "no such model file")])
+def test_init_is_refused_in_one_line_where_it_cannot_apply(tmp_path, args, msg):
+    args = [str(tmp_path / "none.keras") if a == "{missing}" else a for a in args]
+    r = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "d")])
+    assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_init_weights_come_from_a_detector_file_only(tmp_path):
+    from edge_digits.config import EdgeDigitsError
+    from edge_digits.training.detector import _init_weights
+    from edge_digits.training.detector_model import build_detector
+
+    model = build_detector((None, None, 1))
+    got = _init_weights("export/detector/detector.keras", model)
+    assert [w.shape for w in got] == [w.shape for w in model.get_weights()]
+    with pytest.raises(EdgeDigitsError, match="not a detector of this architecture"):
+        _init_weights("export/edge.keras", model)
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(EdgeDigitsError, match="not a Keras model file"):
+        _init_weights(tmp_path / "junk.keras", model)

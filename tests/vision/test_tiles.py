@@ -104,7 +104,7 @@ def test_max_tiles_runs_those_over_the_most_heat():
     from edge_digits.vision.tiles import tiled_passes
 
     class Fake:
-        in_size, tile_heat_t, link_t = (320, 240), 0.5, 0.4
+        in_size, tile_heat_t, link_t, links = (320, 240), 0.5, 0.4, None
         ran: list = []
 
         def maps(self, tile):
