@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--accept-t", type=float, help="the accept model's threshold (vision.accept.THRESHOLD)")
     ap.add_argument("--no-accept", action="store_true", help="no accept model: every candidate read at --min-confidence")
     ap.add_argument("--link", type=float, help="link threshold (LINK_T), with --no-links")
+    ap.add_argument("--links", help="link model file (default: the shipped export/links/links.json)")
     ap.add_argument("--links-t", type=float, help="the link model's threshold (vision.links.THRESHOLD)")
     ap.add_argument("--no-links", action="store_true", help="no link model: neighbours linked where the link map passes --link")
     ap.add_argument("--view-grow", type=float, help="the classifier's second view, box grown this a side (vision.crops.VIEW_GROW); 0: one view")
@@ -130,6 +131,13 @@ def main() -> None:
         det.accept = None
     elif a.accept_t is not None:
         det.accept.threshold = a.accept_t
+    if a.links:
+        from edge_digits.vision.links import load_links
+
+        try:
+            det.links = load_links(a.links)
+        except EdgeDigitsError as e:
+            sys.exit(f"error: {e}")
     if a.no_links:
         det.links = None
     elif a.links_t is not None:

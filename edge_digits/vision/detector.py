@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edge_digits.vision.crops import VIEW_GROW
+from edge_digits.vision.links import pair_features
 
 STRIDE = 4
 IN_W, IN_H = 320, 240
@@ -37,7 +38,8 @@ TILE_GATE_T: float | None = 0.15
 # 47.5%, > 0.45 49.3%, > 0.5 50.4%; but from 0.45 on, numbers of the old generator's pages (tests/app) and
 # the demo video's "92" fell apart. The detector trained 14,000 steps: on 500 dev pages, numbers whole at
 # 0.4 / 0.5 / 0.6: 61.3 / 65.0 / 65.7%, but from 0.45 on, the "55" of the old generator's video page
-# (tests/app/test_camera.py) falls apart again: a gain on our own generator's pages only, so 0.4 stays
+# (tests/app/test_camera.py) falls apart again: a gain on our own generator's pages only, so 0.4 stays.
+# The readers now link by the fitted link model (vision.links) instead; LINK_T is the rule without one
 LINK_T = 0.4
 LINK_SAMPLES = np.array([0.2, 0.35, 0.5, 0.65, 0.8], np.float32)
 # peaks kept a frame, best first. 40 cut dense tables and keypads (5 of 500 dev pages hold 41-56 digits):
@@ -149,8 +151,6 @@ def decode(prob: np.ndarray, geom: np.ndarray, src_size: tuple[int, int] | None 
             qy = np.clip(np.rint(pts[..., 1]).astype(np.int32), 0, lh - 1)
             samples = np.sort(link[qy, qx], 1)
             if links is not None or pairs_out is not None:
-                from edge_digits.vision.links import pair_features
-
                 X = pair_features(samples, c[i] * STRIDE, c[j] * STRIDE, wh[i], wh[j], score[i], score[j])
                 if pairs_out is not None:
                     pairs_out.append((i, j, X))

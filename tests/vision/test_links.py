@@ -9,7 +9,7 @@ from edge_digits.config import EdgeDigitsError, links_model
 from edge_digits.training.detector_targets import encode_targets, perfect_maps
 from edge_digits.vision import detector as det
 from edge_digits.vision.accept import Accept
-from edge_digits.vision.links import FEATURES, load_links, pair_features
+from edge_digits.vision.links import FEATURES, THRESHOLD, load_links, pair_features
 
 
 def _pair(dx, dy, h=40.0, w=24.0, link=0.9):
@@ -63,7 +63,7 @@ def test_the_shipped_model_loads_and_links_a_tight_row_but_not_a_far_neighbour()
 
 def test_the_readers_load_it():
     d = det.load_detector(threads=1)
-    assert d.links is not None and d.links.threshold == pytest.approx(0.8)
+    assert d.links is not None and d.links.threshold == THRESHOLD
     assert det.load_detector(threads=1, links=False).links is None
 
 

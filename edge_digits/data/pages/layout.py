@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 
 
-def _number(s, bank, pen, k, h, labels=None, wobble=0.12):
+def _number(s, bank, pen, k, h, labels=None, wobble=0.12, gap=None):
     """k digits side by side: (alpha, dx, dy, ys, xs, label) relative to the number, and its ink size.
-    Gaps inside a number are 0.05-0.6 heights; numbers are kept 1.2+ heights apart, so they stay apart."""
+    Gaps inside a number are gap (default 0.05-0.6 heights) times 0.6-1.4 each; numbers are kept 1.2+
+    heights apart, and a row's numbers further than their own widest gap, so they stay apart."""
     rng = s.rng
-    gap = rng.uniform(0.05, 0.6) * h
+    gap = rng.uniform(0.05, 0.6) * h if gap is None else gap
     slant = rng.uniform(-0.3, 0.3)
     amp, freq, ph = rng.uniform(0, wobble) * h, rng.uniform(0.4, 1.2), rng.uniform(0, 6.3)
     out, x = [], 0.0
@@ -47,6 +48,9 @@ def _put(s, digits, groups, items, bx, by, h):
         groups.append(g)
 
 
+WIDE_GAPS = 0.3  # the share of a row's numbers written with wide gaps (0.6-1.1 heights, times 0.6-1.4 each)
+
+
 def _digit_h(s, h0, lim, spread=(0.8, 1.25)):
     return float(np.clip(h0 * s.rng.uniform(*spread), max(12, lim[0]), max(12, lim[1])))
 
@@ -64,11 +68,15 @@ def lay_out(s, bank, pen, h0, lim):
     elif lay == "row":
         for _ in range(int(rng.integers(1, 5 if h0 < 0.25 * H else 3))):
             h = _digit_h(s, h0, lim, (0.85, 1.15))
-            kmax = max(2, min(10, int(0.9 * W / (0.75 * h))))
-            items, w, hh = _number(s, bank, pen, int(rng.integers(2, kmax + 1)), h)
+            # numbers written with ordinary spacing: gaps up to about a digit height and a half (WIDE_GAPS of
+            # the numbers; real phone photos of ten-digit rows had such gaps, and a reader tuned on narrow
+            # ones read them as several numbers), kept apart from other numbers by more than their widest
+            gap = h * (rng.uniform(0.6, 1.1) if rng.random() < WIDE_GAPS else rng.uniform(0.05, 0.6))
+            kmax = max(2, min(10, int(0.9 * W / (0.75 * h + gap))))
+            items, w, hh = _number(s, bank, pen, int(rng.integers(2, kmax + 1)), h, gap=gap)
             while items and w > 0.95 * W:  # too long for the frame: drop digits from the end
-                items, w, hh = _number(s, bank, pen, max(1, len(items) - 2), h)
-            p = s.spot(w, hh, 1.2 * h) if items else None
+                items, w, hh = _number(s, bank, pen, max(1, len(items) - 2), h, gap=gap)
+            p = s.spot(w, hh, max(1.2 * h, 2.1 * gap)) if items else None
             if p:
                 _put(s, digits, groups, items, *p, h)
     else:  # column, table, keypad: a block of numbers on a grid, rows close together
