@@ -17,3 +17,30 @@ def check_data_args(a: argparse.Namespace) -> None:
     for p in (a.mnist, a.usps):
         if not Path(p).is_file():
             sys.exit(f"error: {p}: no such file")
+
+
+def add_fit_args(ap: argparse.ArgumentParser, out_help: str) -> None:
+    """The options of the scripts that fit a decision of the learned reader on training pages
+    (train_accept.py, train_links.py): the data, how many pages, in how many processes, where to."""
+    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
+    ap.add_argument("--usps", help="USPS .npz (default: $EDGE_DIGITS_USPS; without it, MNIST digits only)")
+    ap.add_argument("--pages", type=int, default=1500)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, required=True, help=out_help)
+
+
+def fit_sets(a: argparse.Namespace):
+    """The checked options -> the training digit pools (training.detector.split_sets); bad values are a
+    one-line EdgeDigitsError."""
+    from edge_digits.config import EdgeDigitsError
+
+    if not 1 <= a.pages <= 100_000:
+        raise EdgeDigitsError(f"--pages must be in 1..100000, got {a.pages}")
+    if not 1 <= a.workers <= 64:
+        raise EdgeDigitsError(f"--workers must be in 1..64, got {a.workers}")
+    from edge_digits.data.mnist import load_mnist
+    from edge_digits.data.usps import load_usps, usps_path
+    from edge_digits.training.detector import split_sets
+
+    usps = load_usps(a.usps) if usps_path(a.usps) else None
+    return split_sets(load_mnist(a.data), usps, "train")

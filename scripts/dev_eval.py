@@ -125,19 +125,16 @@ def main() -> None:
     try:  # a model file that is not there or does not load: the library's one-line error
         det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
         clf = runtime.load(a.classifier or camera_model(), threads=1)
+        if a.links:
+            from edge_digits.vision.links import load_links
+
+            det.links = load_links(a.links)
     except EdgeDigitsError as e:
         sys.exit(f"error: {e}")
     if a.no_accept:
         det.accept = None
     elif a.accept_t is not None:
         det.accept.threshold = a.accept_t
-    if a.links:
-        from edge_digits.vision.links import load_links
-
-        try:
-            det.links = load_links(a.links)
-        except EdgeDigitsError as e:
-            sys.exit(f"error: {e}")
     if a.no_links:
         det.links = None
     elif a.links_t is not None:

@@ -16,36 +16,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from edge_digits.config import EdgeDigitsError  # noqa: E402
 
 
 def main() -> None:
+    from data_args import add_fit_args, fit_sets
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="MNIST .npz (default: $EDGE_DIGITS_DATA or Keras' cache)")
-    ap.add_argument("--usps", help="USPS .npz (default: $EDGE_DIGITS_USPS; without it, MNIST digits only)")
+    add_fit_args(ap, "output folder (make models passes export/links)")
     ap.add_argument("--detector", help="detector file (default: the shipped one)")
-    ap.add_argument("--pages", type=int, default=1500)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, required=True, help="output folder (make models passes export/links)")
     a = ap.parse_args()
-    if not 1 <= a.pages <= 100_000:
-        raise EdgeDigitsError(f"--pages must be in 1..100000, got {a.pages}")
-    if not 1 <= a.workers <= 64:
-        raise EdgeDigitsError(f"--workers must be in 1..64, got {a.workers}")
     if a.detector and not Path(a.detector).is_file():
         raise EdgeDigitsError(f"{a.detector}: no such detector file")
     from edge_digits.core.files import check_writable
-    from edge_digits.data.mnist import load_mnist
-    from edge_digits.data.usps import load_usps, usps_path
-    from edge_digits.training.detector import split_sets
     from edge_digits.training.links import train_links
 
     out = check_writable(a.out / "links.json")
     t0 = time.time()
-    usps = load_usps(a.usps) if usps_path(a.usps) else None
-    m = train_links(split_sets(load_mnist(a.data), usps, "train"), out, a.pages, a.workers,
-                    made_by=f"scripts/train_links.py --pages {a.pages}", detector=a.detector)
+    m = train_links(fit_sets(a), out, a.pages, a.workers, made_by=f"scripts/train_links.py --pages {a.pages}",
+                    detector=a.detector)
     f = m["fit"]
     print(f"{f['pairs']} pairs ({f['linked']} linked) from {a.pages} pages: best F1 on them "
           f"{f['f1']:.4f} at {f['f1_threshold']}; wrote {out} in {time.time() - t0:.0f} s")
