@@ -40,6 +40,18 @@ def test_merge_keeps_the_best_of_overlaps_drops_pieces_and_joins_numbers():
     assert [(11, 10), (34, 11)] in texts and [(100, 100)] in texts  # the pair is one number, left to right
 
 
+def test_a_link_holds_where_most_passes_that_found_both_digits_made_it():
+    a, b, far = [10, 10, 20, 30], [34, 11, 20, 29], [200, 200, 20, 30]
+    boxes = np.array([a, b, far], np.float32)
+    s = np.array([0.9, 0.8, 0.7], np.float32)
+    linked, apart = (boxes, s, [[0, 1], [2]]), (boxes, s, [[0], [1], [2]])
+    only_a = (boxes[:1], s[:1], [[0]])  # a pass that saw one of the two has no say
+    for passes, joined in (([linked, apart, apart], False), ([linked, apart], True), ([linked, linked, apart], True),
+                           ([linked, only_a, only_a], True), ([apart, only_a], False)):
+        _, _, numbers = merge(passes)
+        assert (sorted(len(m) for m in numbers) == [1, 2]) == joined, (len(passes), numbers)
+
+
 def test_merge_of_nothing():
     z = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
     boxes, scores, numbers = merge([z, z])
