@@ -57,6 +57,9 @@ def test_dev_eval_says_why_numbers_were_not_read_whole_and_takes_the_link_model_
         r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
                             "--pages", "1", "--links-t", bad], capture_output=True, text=True, timeout=120)
         assert r.returncode == 1 and r.stderr.startswith("error: --links-t") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                        "--pages", "1", "--links", str(ROOT / "README.md")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "not an affinity model" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_bench_ab_times_both_variants():
