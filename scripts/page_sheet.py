@@ -1,5 +1,9 @@
 """Contact sheet of generated pages with their ground truth drawn on (green digits, red ignore, blue numbers),
-and the time per page. Usage: python scripts/page_sheet.py MNIST_NPZ USPS_NPZ [OUT.png] [--bare]"""
+and the time per page. Usage: python scripts/page_sheet.py MNIST_NPZ USPS_NPZ [OUT.png] [--bare]
+
+With --legibility: sheets of the dev pages' digits just below and just above the legibility line
+(render.LEGIBLE_MIN / LEGIBLE_SNR), each labelled with its score, to check by eye that the digits left out of
+the truth cannot be read and the ones kept can: OUT_below.png, OUT_above.png."""
 from __future__ import annotations
 
 import sys
@@ -8,7 +12,7 @@ import time
 import cv2
 import numpy as np
 
-from edge_digits.data.pages import banks, make_page, make_pages
+from edge_digits.data.pages import SPLITS, banks, make_page, make_pages, render
 
 OVERRIDES = [dict(pen="pencil", paper="ruled"), dict(pen="ballpoint", layout="row", light="hard-shadow"),
              dict(pen="marker", digit_size="large"), dict(layout="keypad", clutter="marks"),
@@ -18,9 +22,49 @@ OVERRIDES = [dict(pen="pencil", paper="ruled"), dict(pen="ballpoint", layout="ro
              dict(pen="fineliner", geometry="rotated", resolution="low"), dict(pressure="uneven", tint="recycled")]
 
 
+def legibility_sheets(bank, out: str, n_pages: int = 300) -> None:
+    seen = []  # (page, box, score) of every digit the generator weighed
+    score = render.legible_score
+
+    def scored(frame, box, ink=None):
+        v = score(frame, box, ink)
+        seen.append((len(pages), tuple(int(c) for c in box), v))
+        return v
+
+    pages = []
+    render.legible_score = scored  # a diagnostic script: the generator itself stays as it is
+    try:
+        for i in range(n_pages):
+            pages.append(make_page(bank, np.random.default_rng(SPLITS["dev"]["seed"] + 50000 + i), (640, 480)))
+    finally:
+        render.legible_score = score
+    rng = np.random.default_rng(0)
+    for name, lo, hi in (("below", 0.75, 1.0), ("above", 1.0, 1.25)):
+        sel = [s for s in seen if lo <= s[2] < hi]
+        sel = [sel[i] for i in rng.permutation(len(sel))[:96]]
+        tiles = []
+        for pi, (x, y, w, h), v in sel:
+            s = max(w, h)
+            x0, y0 = max(0, x + w // 2 - s), max(0, y + h // 2 - s)
+            c = pages[pi].image[y0:y0 + 2 * s, x0:x0 + 2 * s]
+            t = np.full((110, 96, 3), 255, np.uint8)
+            t[:96] = cv2.resize(c, (96, 96), interpolation=cv2.INTER_AREA if 2 * s > 96 else cv2.INTER_NEAREST)
+            cv2.putText(t, f"{v:.2f} h{h}", (2, 107), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 255), 1)
+            tiles.append(t)
+        tiles += [np.full((110, 96, 3), 255, np.uint8)] * (-len(tiles) % 12)
+        path = out.replace(".png", f"_{name}.png")
+        if tiles:
+            cv2.imwrite(path, np.vstack([np.hstack(tiles[i: i + 12]) for i in range(0, len(tiles), 12)]))
+        print(f"{path}: {len(sel)} of the digits scored {lo}..{hi}")
+    v = np.array([s[2] for s in seen])
+    print(f"{len(v)} digits on {n_pages} pages, {100 * (v >= 1).mean():.1f}% legible")
+
+
 def main(argv):
     bank = banks(argv[0], argv[1], "dev")
     out = argv[2] if len(argv) > 2 and not argv[2].startswith("--") else "/tmp/pages_sheet.png"
+    if "--legibility" in argv:
+        return legibility_sheets(bank, out)
     bare = "--bare" in argv
     tiles = []
     for k, ov in enumerate(OVERRIDES):

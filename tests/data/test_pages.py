@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 import pytest
 
@@ -62,9 +63,10 @@ def test_numbers_cover_digits_once(pages):
 
 
 def test_ignore_touches_edge(bank):
-    seen = 0
+    seen = 0  # plain dark ink, so that no digit goes to ignore for being illegible
     for s in range(12):
-        p = make_page(bank, np.random.default_rng(s), (640, 480), cut="yes")
+        p = make_page(bank, np.random.default_rng(s), (640, 480), cut="yes", pen="marker", ink="black",
+                      light="even", blur="none", noise="low", resolution="full")
         H, W = p.image.shape[:2]
         for x, y, w, h in p.ignore:
             seen += 1
@@ -120,3 +122,42 @@ def test_score_ignores_cut_digits(bank):
     res["digits"] += [(tuple(b), 1) for b in p.ignore]
     r = score([p], [res])["overall"]
     assert r["precision"]["value"] == 1.0
+
+
+def _paper_with_line(ink_level=None, ink_colour=None):
+    """Grey paper (level 200, mild noise) with a dark ruled line through a 20x30 box and, optionally, a
+    digit-like stroke (a vertical bar) of the given darkness or BGR colour."""
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(200, 2, (80, 80, 3)), 0, 255).astype(np.uint8)
+    img[44:46] = 90  # the ruled line: dark, but no ink of the digit
+    ink = np.stack(np.meshgrid(np.arange(38, 42), np.arange(25, 55)), -1).reshape(-1, 2)
+    if ink_level is not None:
+        img[25:55, 38:42] = ink_level
+    if ink_colour is not None:
+        img[25:55, 38:42] = ink_colour
+    return img, (30, 25, 20, 30), ink
+
+
+def test_legibility_reads_the_digits_own_ink():
+    from edge_digits.data.pages.render import legible
+
+    img, box, ink = _paper_with_line()
+    assert not legible(img, box, ink)  # a ruled line across a vanished digit is not the digit
+    img, box, ink = _paper_with_line(ink_level=150)
+    assert legible(img, box, ink)
+    img, box, ink = _paper_with_line(ink_level=195)  # 5 levels under the paper: gone
+    assert not legible(img, box, ink)
+    # green ink on grey paper: the same grey level as the paper, plain in its colour channels
+    img, box, ink = _paper_with_line(ink_colour=(160, 230, 190))
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert abs(int(grey[30, 40]) - 200) < 12 and legible(img, box, ink)
+
+
+def test_illegible_digits_go_to_ignore(bank):
+    """Hard pencil under glare, blur and noise leaves some digits unreadable: they are ignored, not truth."""
+    n_ignored = 0
+    for s in range(6):
+        p = make_page(bank, np.random.default_rng(s), (640, 480), pen="pencil", light="glare", blur="motion",
+                      noise="high", resolution="low", digit_size="tiny", cut="no")
+        n_ignored += len(p.ignore)
+    assert n_ignored > 0

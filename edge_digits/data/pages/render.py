@@ -209,28 +209,49 @@ from edge_digits.data.pages.layout import lay_out, add_clutter  # noqa: E402
 from edge_digits.data.pages.photo import shoot  # noqa: E402
 
 
-LEGIBLE_MIN, LEGIBLE_SNR = 10.0, 3.0  # grey levels of ink below the paper around it, and times its noise
+# A digit counts as truth where the median of its stroke lies LEGIBLE_MIN levels and LEGIBLE_SNR times the
+# sensor noise below the paper, in at least one colour channel. Set by eye on sheets of dev pages' digits near
+# the line (`python scripts/page_sheet.py MNIST USPS --legibility`): below it almost none can be read.
+LEGIBLE_MIN, LEGIBLE_SNR = 12.0, 1.6
 
 
-def legible(grey: np.ndarray, box) -> bool:
-    """Whether a digit's ink stands out of the paper: its darkest pixels at least LEGIBLE_MIN grey levels
-    and LEGIBLE_SNR times the sensor noise below the paper's level beside them. The paper level is the
-    local maximum of a blurred copy (a cast shadow's edge or a gradient does not count as ink), the noise
-    the robust spread of the high-pass around the box."""
+def legibility(grey: np.ndarray, box, ink=None) -> tuple[float, float]:
+    """(contrast, noise) of a digit in one channel of the frame. The paper level is the local maximum of a blurred copy (a
+    cast shadow's edge or a gradient does not count as ink); the noise is the robust spread of the
+    high-pass around the box. The contrast is the median darkness below the paper on the digit's own ink
+    (ink: its stroke points in frame coordinates), so a ruled line, a scribble or a shadow edge crossing the
+    box does not make a vanished digit count as seen; without ink points, the box's darkest pixels."""
     x, y, w, h = (int(v) for v in box)
     H, W = grey.shape
     m = max(4, int(0.3 * max(w, h)))
     x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(W, x + w + m), min(H, y + h + m)
     g = grey[y0:y1, x0:x1].astype(np.float32)
     if g.size < 16 or w < 1 or h < 1:
-        return True
+        return float("inf"), 0.0
     k = max(3, (max(w, h) // 3) | 1)
-    paper = cv2.dilate(cv2.GaussianBlur(g, (3, 3), 0), np.ones((k, k), np.uint8))
-    dark = (paper - g)[y - y0: y - y0 + h, x - x0: x - x0 + w]
+    gb = cv2.GaussianBlur(g, (3, 3), 0)
+    paper = cv2.dilate(gb, np.ones((k, k), np.uint8))
     hp = g - cv2.GaussianBlur(g, (0, 0), 2.0)
     noise = 1.4826 * float(np.median(np.abs(hp - np.median(hp))))
-    contrast = float(np.percentile(dark, 97))
-    return contrast >= max(LEGIBLE_MIN, LEGIBLE_SNR * noise)
+    if ink is not None and len(ink):
+        q = np.rint(np.asarray(ink, np.float32)).astype(int) - (x0, y0)
+        q = q[(q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < g.shape[1]) & (q[:, 1] < g.shape[0])]
+        if len(q):
+            return float(np.median((paper - gb)[q[:, 1], q[:, 0]])), noise
+    dark = (paper - g)[y - y0: y - y0 + h, x - x0: x - x0 + w]
+    return float(np.percentile(dark, 97)), noise
+
+
+def legible_score(frame: np.ndarray, box, ink=None) -> float:
+    """How far a digit's ink stands out of the paper, in its best colour channel (green ink on grey paper is
+    plain to a person though faint in grey), as a share of the line: LEGIBLE_MIN levels and LEGIBLE_SNR times
+    the sensor noise below the paper's level beside it (see legibility). 1 or more: legible."""
+    planes = cv2.split(frame) if frame.ndim == 3 else [frame]
+    return max(c / max(LEGIBLE_MIN, LEGIBLE_SNR * n) for c, n in (legibility(p, box, ink) for p in planes))
+
+
+def legible(frame: np.ndarray, box, ink=None) -> bool:
+    return legible_score(frame, box, ink) >= 1.0
 
 
 def draw_page(bank, rng, size, ov) -> Page:
@@ -251,14 +272,16 @@ def draw_page(bank, rng, size, ov) -> Page:
     frame = cv2.warpPerspective(img, s.M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     frame = shoot(frame, rng, c)
     # boxes on each digit's ink after the warp; a digit touching the frame edge is cut: ignore, not truth
-    boxes, labels, ignore, index = [], [], [], {}
+    boxes, labels, ignore, index, inks, ink_of = [], [], [], {}, [], []
     for k, (a, x, y, ys, xs, lab) in enumerate(digits):
         pts = np.stack([xs + x + 0.5, ys + y + 0.5], 1).astype(np.float32)
         hull = cv2.convexHull(pts).reshape(-1, 2)
+        inks.append(s.to_frame(pts[:: max(1, len(pts) // 1500)]))
         q = s.to_frame(hull)
         lo_, hi_ = np.floor(q.min(0)), np.ceil(q.max(0))
         if lo_[0] >= EDGE and lo_[1] >= EDGE and hi_[0] <= W - EDGE and hi_[1] <= H - EDGE:
             index[k] = len(boxes)
+            ink_of.append(inks[k])
             boxes.append([lo_[0], lo_[1], hi_[0] - lo_[0], hi_[1] - lo_[1]])
             labels.append(lab)
         elif hi_[0] > 0 and hi_[1] > 0 and lo_[0] < W and lo_[1] < H:
@@ -267,8 +290,7 @@ def draw_page(bank, rng, size, ov) -> Page:
     b = np.array(boxes, int).reshape(-1, 4)
     # A digit the photo left illegible (a hard pencil under glare and motion blur can vanish into the
     # paper) is no fair ground truth: it and the rest of its number go to ignore, neither right nor wrong.
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    gone = {i for i in range(len(b)) if not legible(grey, b[i])}
+    gone = {i for i in range(len(b)) if not legible(frame, b[i], ink_of[i])}
     for g in groups:
         if any(index.get(k) in gone for k in g):
             for k in g:
