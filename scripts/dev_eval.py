@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--classifier", help="classifier file (default: the shipped camera model), e.g. a new edge-cam's int8 .tflite")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
+    ap.add_argument("--accept", help="accept model file (default: the shipped export/accept/accept.json)")
     ap.add_argument("--accept-t", type=float, help="the accept model's threshold (vision.accept.THRESHOLD)")
     ap.add_argument("--no-accept", action="store_true", help="no accept model: every candidate read at --min-confidence")
     ap.add_argument("--link", type=float, help="link threshold (LINK_T), with --no-links")
@@ -125,6 +126,10 @@ def main() -> None:
     try:  # a model file that is not there or does not load: the library's one-line error
         det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
         clf = runtime.load(a.classifier or camera_model(), threads=1)
+        if a.accept:
+            from edge_digits.vision.accept import load_accept
+
+            det.accept = load_accept(a.accept)
         if a.links:
             from edge_digits.vision.links import load_links
 

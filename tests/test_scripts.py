@@ -45,6 +45,9 @@ def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_pa
         r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
                             "--pages", "1", "--accept-t", bad], capture_output=True, text=True, timeout=120)
         assert r.returncode == 1 and r.stderr.startswith("error: --accept-t") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                        "--pages", "1", "--accept", str(ROOT / "README.md")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "not an accept model" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_dev_eval_says_why_numbers_were_not_read_whole_and_takes_the_link_model_options():

@@ -74,6 +74,21 @@ def test_ignore_touches_edge(bank):
     assert seen > 0
 
 
+def test_mixed_size_pages_mix_heights(bank):
+    # one size class keeps a page's digits alike (within 2x); "mixed" draws each digit's own height, so the
+    # detector cannot learn a page-level size prior (a small digit beside big ones lost its heat)
+    for size, lo, hi in (("small", 1.0, 2.0), ("medium", 1.0, 2.0), ("mixed", 2.0, np.inf)):
+        ratios = []
+        for s in range(12):
+            p = make_page(bank, np.random.default_rng(s), (640, 480), digit_size=size, layout="scattered")
+            if len(p.boxes) >= 3:
+                ratios.append(p.boxes[:, 3].max() / p.boxes[:, 3].min())
+        assert len(ratios) >= 6, size
+        assert lo <= min(ratios) and max(ratios) < hi, (size, ratios)
+    for s in range(6):  # grids share one height: a mixed page is never a table, column or keypad
+        assert make_page(bank, np.random.default_rng(s), None, digit_size="mixed").conditions["layout"] in ("scattered", "row")
+
+
 @pytest.mark.parametrize("cls", list(CONDITIONS))
 def test_every_condition_reachable(bank, cls):
     for v in CONDITIONS[cls]:

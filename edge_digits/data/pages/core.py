@@ -20,7 +20,7 @@ CONDITIONS: dict[str, list[str]] = {
     "pen": ["pencil", "ballpoint", "fineliner", "felt", "marker"],
     "ink": ["black", "blue", "red", "green", "graphite"],
     "pressure": ["even", "uneven"],
-    "size": ["tiny", "small", "medium", "large"],
+    "size": ["tiny", "small", "medium", "large", "mixed"],
     "layout": ["scattered", "row", "column", "table", "keypad"],
     "clutter": ["none", "marks", "scribbles"],
     "light": ["even", "gradient", "vignette", "hard-shadow", "soft-shadow", "glare"],
@@ -34,8 +34,11 @@ CONDITIONS: dict[str, list[str]] = {
     "jpeg": ["none", "high", "low"],
     "cut": ["no", "yes"],
 }
-# digit height in frame pixels per size value; "large" runs to 70% of the frame height
-SIZES = {"tiny": (12, 20), "small": (20, 40), "medium": (40, 90), "large": (90, None)}
+# digit height in frame pixels per size value; "large" runs to 70% of the frame height. "mixed": each digit
+# or number on the page draws its own height from the whole range (a heading over small notes). Pages of one
+# size class only taught the detector a page-level prior: a 30 px digit next to 70 px ones got a third of
+# the heat it gets alone (the old generator's pages, data.synth, mix sizes; benchmarks/camera.md's notes).
+SIZES = {"tiny": (12, 20), "small": (20, 40), "medium": (40, 90), "large": (90, None), "mixed": (12, None)}
 # the tallest digit each layout fits, as a share of the frame height
 LAYOUT_MAX_H = {"scattered": 0.7, "row": 0.7, "column": 0.3, "table": 0.22, "keypad": 0.17}
 PEN_WIDTH = {"pencil": (0.01, 0.05), "ballpoint": (0.02, 0.05), "fineliner": (0.03, 0.07),

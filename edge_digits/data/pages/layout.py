@@ -52,6 +52,9 @@ WIDE_GAPS = 0.3  # the share of a row's numbers written with wide gaps (0.6-1.1 
 
 
 def _digit_h(s, h0, lim, spread=(0.8, 1.25)):
+    if s.c["size"] == "mixed":  # each digit or number its own height, log-uniform over the whole range
+        lo, hi = max(12, lim[0]), max(12, lim[1])
+        return float(np.exp(s.rng.uniform(np.log(lo), np.log(hi + 1e-3))))
     return float(np.clip(h0 * s.rng.uniform(*spread), max(12, lim[0]), max(12, lim[1])))
 
 

@@ -10,11 +10,14 @@ import numpy as np
 
 from edge_digits.data.pages.core import (CONDITIONS, EDGE, INKS, LAYOUT_MAX_H, PEN_WIDTH, SIZES, TINTS, Number, Page, _crop_tile)
 
-WEIGHTS = {"pen": [.2, .3, .2, .15, .15], "pressure": [.6, .4], "size": [.2, .35, .3, .15],
+WEIGHTS = {"pen": [.2, .3, .2, .15, .15], "pressure": [.6, .4], "size": [.16, .28, .24, .12, .2],
            "layout": [.2, .35, .15, .15, .15], "clutter": [.35, .35, .3], "light": [.15, .2, .15, .25, .1, .15],
            "paper": [.35, .4, .25], "tint": [.35, .2, .15, .15, .15], "desk": [.7, .3],
            "geometry": [.4, .3, .3], "blur": [.45, .35, .2], "resolution": [.8, .2], "noise": [.6, .4],
            "jpeg": [.3, .45, .25], "cut": [.6, .4]}
+
+
+MIXED_LAYOUTS = ("scattered", "row")  # a grid's numbers share one height; loose digits and rows need not
 
 
 def _conditions(rng, ov: dict, H: int) -> dict:
@@ -27,11 +30,13 @@ def _conditions(rng, ov: dict, H: int) -> dict:
     fits = lambda s, lay: SIZES[s][0] <= LAYOUT_MAX_H[lay] * H  # noqa: E731
     if "layout" in ov and "size" not in ov:  # the layout is forced: draw a size it can hold
         c["layout"] = ov["layout"]
-        opts = [s for s in CONDITIONS["size"] if fits(s, c["layout"])] or ["tiny"]
+        opts = [s for s in CONDITIONS["size"] if fits(s, c["layout"])
+                and (s != "mixed" or c["layout"] in MIXED_LAYOUTS)] or ["tiny"]
         c["size"] = opts[int(rng.integers(len(opts)))]
     else:
-        c["size"] = ov.get("size") or CONDITIONS["size"][int(rng.choice(4, p=WEIGHTS["size"]))]
-        opts = [(lay, w) for lay, w in zip(CONDITIONS["layout"], WEIGHTS["layout"]) if fits(c["size"], lay)]
+        c["size"] = ov.get("size") or CONDITIONS["size"][int(rng.choice(5, p=WEIGHTS["size"]))]
+        opts = [(lay, w) for lay, w in zip(CONDITIONS["layout"], WEIGHTS["layout"]) if fits(c["size"], lay)
+                and (c["size"] != "mixed" or lay in MIXED_LAYOUTS)]
         opts = opts or [("scattered", 1.0)]
         w = np.array([w for _, w in opts])
         c["layout"] = ov.get("layout") or opts[int(rng.choice(len(opts), p=w / w.sum()))][0]
