@@ -231,12 +231,13 @@ def report_md(doc: dict) -> str:
                     q = s["readers"][r]["by_condition"][cls][v]
                     cells.append("/".join(pct(q[k]) for k in ("recall", "precision", "read_right", "numbers_whole")))
                 L.append(f"| {cls} | {v} | {m['pages']} | {m['digits']} | " + " | ".join(cells) + " |")
-        L += ["", "By true digit height (recall / read right):", "",
-              "| height | digits | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-        for h, m in s["readers"][names[0]]["by_height"].items():
-            cells = [f"{pct(s['readers'][r]['by_height'][h]['recall'])} / {pct(s['readers'][r]['by_height'][h]['read_right'])}"
-                     if h in s["readers"][r]["by_height"] else "-" for r in names]
-            L.append(f"| {h} | {m['digits']} | " + " | ".join(cells) + " |")
+        for key, title, first in (("by_height", "By true digit height (recall / read right):", "height"),
+                                  ("by_label", "By digit, the true label (recall / read right):", "digit")):
+            L += ["", title, "", f"| {first} | digits | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+            for h, m in s["readers"][names[0]].get(key, {}).items():
+                cells = [f"{pct(s['readers'][r][key][h]['recall'])} / {pct(s['readers'][r][key][h]['read_right'])}"
+                         if h in s["readers"][r].get(key, {}) else "-" for r in names]
+                L.append(f"| {h} | {m['digits']} | " + " | ".join(cells) + " |")
         L.append("")
     if doc.get("speed"):
         sp = doc["speed"]

@@ -9,7 +9,8 @@ Pages: dev pages of data.pages (MNIST train[50000:] + USPS train[6000:]): the be
 (mixed sizes, seeds from the dev seed), or with --size all of one size (seeds from the dev seed + 50000);
 --split synth: pages of the old generator (data.synth) of MNIST train[50000:], seed 4321, digits only.
 Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
---by-height adds recall, precision and read right per digit height.
+--by-height adds recall, precision and read right per digit height; --by-label the same per digit (the true
+label; precision over the boxes read as that digit).
 """
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def main() -> None:
     ap.add_argument("--small-tiles", type=int, help="camera: at most this many such tiles a frame (SMALL_TILES); 0: any")
     ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
     ap.add_argument("--by-height", action="store_true")
+    ap.add_argument("--by-label", action="store_true")
     ap.add_argument("--why-numbers", action="store_true",
                     help="also why the true numbers not read whole were not: a digit missing, misread, or the "
                          "number split or joined with others")
@@ -182,8 +184,8 @@ def main() -> None:
         why = number_failures(pages, results)
         n = sum(why.values())
         print("  numbers: " + ", ".join(f"{k} {v} ({100 * v / max(n, 1):.1f}%)" for k, v in why.items()))
-    if a.by_height:
-        for name, m in rep["by_height"].items():
+    for key, on in (("by_height", a.by_height), ("by_label", a.by_label)):
+        for name, m in rep[key].items() if on else ():
             print(f"  {name:>10}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
                   f"{100 * m['precision']['value']:.1f}% read right {100 * m['read_right']['value']:.1f}%")
 

@@ -176,3 +176,17 @@ def test_illegible_digits_go_to_ignore(bank):
                       noise="high", resolution="low", digit_size="tiny", cut="no")
         n_ignored += len(p.ignore)
     assert n_ignored > 0
+
+
+def test_score_by_label(pages):
+    ps = [p for p in pages if len(p.boxes) >= 2][:10]
+    res = [_truth(p) for p in ps]
+    rep = score(ps, res)["by_label"]
+    assert sum(m["recall"]["n"] for m in rep.values()) == sum(len(p.boxes) for p in ps)
+    assert all(m["recall"]["value"] == 1.0 and m["precision"]["value"] == 1.0 for m in rep.values())
+    b, lab = res[0]["digits"][0]
+    res[0]["digits"][0] = (b, (lab + 1) % 10)  # read as the next digit: its label loses read right
+    res[1]["digits"].append(((1, 1, 5, 5), 3))  # a box on nothing, read as 3: precision of 3 drops
+    rep = score(ps, res)["by_label"]
+    assert rep[str(lab)]["recall"]["value"] == 1.0 and rep[str(lab)]["read_right"]["k"] == rep[str(lab)]["read_right"]["n"] - 1
+    assert rep["3"]["precision"]["n"] == rep["3"]["precision"]["k"] + 1

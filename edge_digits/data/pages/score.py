@@ -1,5 +1,6 @@
-"""Scores a digit reader on generated pages, overall, per condition value and per digit height, with 95%
-Wilson intervals. numpy only.
+"""Scores a digit reader on generated pages, overall, per condition value, per digit height and per digit
+(the true label; precision per label over the boxes reported as that digit), with 95% Wilson intervals.
+numpy only.
 
 results: one per page, either {"digits": [(box, label), ...], "numbers": [(text, box, [digit idx]), ...]}
 or the pair (digits, numbers); boxes are x, y, w, h in image pixels.
@@ -25,7 +26,8 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def _page(page, result, min_iou):
-    """Counts for one page: (totals dict, per-digit [height, found, right], per-found-box [height, matched])."""
+    """Counts for one page: (totals dict, per-digit [height, found, right, label], per-found-box [height,
+    matched, label])."""
     digits, numbers = (result["digits"], result.get("numbers", [])) if isinstance(result, dict) else result
     fb = np.array([d[0] for d in digits], float).reshape(-1, 4)
     fl = [int(d[1]) for d in digits]
@@ -61,8 +63,9 @@ def _page(page, result, min_iou):
              and bool(right_t.all()) and bool(hit_f.all()))
     tot = {"digits": len(page.boxes), "found": len(fb), "matched": int(found_t.sum()), "right": int(right_t.sum()),
            "numbers": len(page.numbers), "whole": whole, "pages": 1, "exact": int(exact)}
-    per_t = np.stack([page.boxes[:, 3] if len(page.boxes) else np.zeros(0), found_t, right_t], 1)
-    per_f = np.stack([fb[:, 3], hit_f], 1)
+    per_t = np.stack([page.boxes[:, 3] if len(page.boxes) else np.zeros(0), found_t, right_t,
+                      np.asarray(page.labels, float).reshape(-1)], 1)
+    per_f = np.stack([fb[:, 3], hit_f, np.asarray(fl, float).reshape(-1)], 1)
     return tot, per_t, per_f
 
 
@@ -87,32 +90,34 @@ def _bucket(h: float) -> str:
 def score(pages, results, min_iou: float = 0.5) -> dict:
     keys = ("digits", "found", "matched", "right", "numbers", "whole", "pages", "exact")
     zero = lambda: dict.fromkeys(keys, 0)  # noqa: E731
-    overall, by_cond, by_h = zero(), {}, {}
+    overall, by_cond, by_h, by_l = zero(), {}, {}, {}
     for page, res in zip(pages, results):
         tot, per_t, per_f = _page(page, res, min_iou)
         groups = [overall] + [by_cond.setdefault(k, {}).setdefault(v, zero()) for k, v in page.conditions.items()]
         for g in groups:
             for k in keys:
                 g[k] += tot[k]
-        for h, f, r in per_t:
-            b = by_h.setdefault(_bucket(h), zero())
-            b["digits"] += 1
-            b["matched"] += int(f)
-            b["right"] += int(r)
-        for h, m in per_f:  # precision per bucket is over found boxes of that height
-            b = by_h.setdefault(_bucket(h), zero())
-            b["found"] += 1
-            b["matched_f"] = b.get("matched_f", 0) + int(m)
+        for h, f, r, lab in per_t:
+            for b in (by_h.setdefault(_bucket(h), zero()), by_l.setdefault(int(lab), zero())):
+                b["digits"] += 1
+                b["matched"] += int(f)
+                b["right"] += int(r)
+        for h, m, lab in per_f:  # precision per bucket (label) is over found boxes of that height (read as it)
+            for b in (by_h.setdefault(_bucket(h), zero()), by_l.setdefault(int(lab), zero())):
+                b["found"] += 1
+                b["matched_f"] = b.get("matched_f", 0) + int(m)
     report = {"overall": _metrics(overall),
               "by_condition": {k: {v: _metrics(t) for v, t in sorted(vals.items())} for k, vals in by_cond.items()},
-              "by_height": {}}
+              "by_height": {}, "by_label": {}}
     order = [_bucket(lo) for lo, _ in HEIGHTS]
+    three = {"recall": PAIRS["recall"], "precision": ("matched_f", "found"), "read_right": PAIRS["read_right"]}
     for name in sorted(by_h, key=order.index):
         t = by_h[name]
         t.setdefault("matched_f", 0)
         # a height's precision is over the found boxes of that height (their own match count)
-        report["by_height"][name] = _metrics(t, {"recall": PAIRS["recall"], "precision": ("matched_f", "found"),
-                                                 "read_right": PAIRS["read_right"]})
+        report["by_height"][name] = _metrics(t, three)
+    for lab in sorted(by_l):
+        report["by_label"][str(lab)] = _metrics({**by_l[lab], "matched_f": by_l[lab].get("matched_f", 0)}, three)
     return report
 
 
@@ -134,6 +139,8 @@ def _table(rows: dict, first: str, metrics: list[str]) -> list[str]:
 def format_markdown(report: dict) -> str:
     lines = ["## Overall", ""] + _table({"all": report["overall"]}, "", METRICS)
     lines += ["", "## By digit height", ""] + _table(report["by_height"], "height", METRICS[:3])
+    lines += ["", "## By digit (true label; precision over the boxes read as it)", ""]
+    lines += _table(report.get("by_label", {}), "digit", METRICS[:3])
     for cls, vals in report["by_condition"].items():
         lines += ["", f"## {cls}", ""] + _table(vals, cls, METRICS)
     return "\n".join(lines) + "\n"
