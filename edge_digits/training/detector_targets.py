@@ -10,7 +10,10 @@ from edge_digits.vision.detector import STRIDE, letterbox
 
 
 def _sigma(w: float, h: float) -> float:
-    return max(0.6, 0.15 * math.sqrt(max(w, 1) * max(h, 1)) / STRIDE)
+    # CenterNet's peak spread grows with the box; a digit's width is floored at 0.6 of its height first, so
+    # a 1 (a box a fifth as wide as tall) gets the peak of a digit of its height, not of a thin sliver
+    # (1s were the digit found least: 68% recall on 300 dev pages against 85-94% for the others)
+    return max(0.6, 0.15 * math.sqrt(max(w, 0.6 * h, 1) * max(h, 1)) / STRIDE)
 
 
 def encode_targets(boxes, numbers, ignore, in_size=(320, 240), src_size=None) -> dict[str, np.ndarray]:
