@@ -27,16 +27,14 @@ def _conditions(rng, ov: dict, H: int) -> dict:
         c[k] = ov.get(k) or CONDITIONS[k][int(rng.choice(len(CONDITIONS[k]), p=WEIGHTS[k]))]
     inks = ["black", "blue", "red", "green"]
     c["ink"] = ov.get("ink") or ("graphite" if c["pen"] == "pencil" else inks[int(rng.choice(4, p=[.45, .35, .1, .1]))])
-    fits = lambda s, lay: SIZES[s][0] <= LAYOUT_MAX_H[lay] * H  # noqa: E731
+    fits = lambda s, lay: SIZES[s][0] <= LAYOUT_MAX_H[lay] * H and (s != "mixed" or lay in MIXED_LAYOUTS)  # noqa: E731
     if "layout" in ov and "size" not in ov:  # the layout is forced: draw a size it can hold
         c["layout"] = ov["layout"]
-        opts = [s for s in CONDITIONS["size"] if fits(s, c["layout"])
-                and (s != "mixed" or c["layout"] in MIXED_LAYOUTS)] or ["tiny"]
+        opts = [s for s in CONDITIONS["size"] if fits(s, c["layout"])] or ["tiny"]
         c["size"] = opts[int(rng.integers(len(opts)))]
     else:
         c["size"] = ov.get("size") or CONDITIONS["size"][int(rng.choice(5, p=WEIGHTS["size"]))]
-        opts = [(lay, w) for lay, w in zip(CONDITIONS["layout"], WEIGHTS["layout"]) if fits(c["size"], lay)
-                and (c["size"] != "mixed" or lay in MIXED_LAYOUTS)]
+        opts = [(lay, w) for lay, w in zip(CONDITIONS["layout"], WEIGHTS["layout"]) if fits(c["size"], lay)]
         opts = opts or [("scattered", 1.0)]
         w = np.array([w for _, w in opts])
         c["layout"] = ov.get("layout") or opts[int(rng.choice(len(opts), p=w / w.sum()))][0]
@@ -277,16 +275,15 @@ def draw_page(bank, rng, size, ov) -> Page:
     frame = cv2.warpPerspective(img, s.M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     frame = shoot(frame, rng, c)
     # boxes on each digit's ink after the warp; a digit touching the frame edge is cut: ignore, not truth
-    boxes, labels, ignore, index, inks, ink_of = [], [], [], {}, [], []
+    boxes, labels, ignore, index, ink_of = [], [], [], {}, []
     for k, (a, x, y, ys, xs, lab) in enumerate(digits):
         pts = np.stack([xs + x + 0.5, ys + y + 0.5], 1).astype(np.float32)
         hull = cv2.convexHull(pts).reshape(-1, 2)
-        inks.append(s.to_frame(pts[:: max(1, len(pts) // 1500)]))
         q = s.to_frame(hull)
         lo_, hi_ = np.floor(q.min(0)), np.ceil(q.max(0))
         if lo_[0] >= EDGE and lo_[1] >= EDGE and hi_[0] <= W - EDGE and hi_[1] <= H - EDGE:
             index[k] = len(boxes)
-            ink_of.append(inks[k])
+            ink_of.append(s.to_frame(pts[:: max(1, len(pts) // 1500)]))  # the stroke, for legibility
             boxes.append([lo_[0], lo_[1], hi_[0] - lo_[0], hi_[1] - lo_[1]])
             labels.append(lab)
         elif hi_[0] > 0 and hi_[1] > 0 and lo_[0] < W and lo_[1] < H:

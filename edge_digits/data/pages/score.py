@@ -90,6 +90,7 @@ def _bucket(h: float) -> str:
 def score(pages, results, min_iou: float = 0.5) -> dict:
     keys = ("digits", "found", "matched", "right", "numbers", "whole", "pages", "exact")
     zero = lambda: dict.fromkeys(keys, 0)  # noqa: E731
+    bucket = lambda: dict(zero(), matched_f=0)  # noqa: E731  (height, label: found boxes matched, for precision)
     overall, by_cond, by_h, by_l = zero(), {}, {}, {}
     for page, res in zip(pages, results):
         tot, per_t, per_f = _page(page, res, min_iou)
@@ -98,26 +99,23 @@ def score(pages, results, min_iou: float = 0.5) -> dict:
             for k in keys:
                 g[k] += tot[k]
         for h, f, r, lab in per_t:
-            for b in (by_h.setdefault(_bucket(h), zero()), by_l.setdefault(int(lab), zero())):
+            for b in (by_h.setdefault(_bucket(h), bucket()), by_l.setdefault(int(lab), bucket())):
                 b["digits"] += 1
                 b["matched"] += int(f)
                 b["right"] += int(r)
         for h, m, lab in per_f:  # precision per bucket (label) is over found boxes of that height (read as it)
-            for b in (by_h.setdefault(_bucket(h), zero()), by_l.setdefault(int(lab), zero())):
+            for b in (by_h.setdefault(_bucket(h), bucket()), by_l.setdefault(int(lab), bucket())):
                 b["found"] += 1
-                b["matched_f"] = b.get("matched_f", 0) + int(m)
+                b["matched_f"] += int(m)
     report = {"overall": _metrics(overall),
               "by_condition": {k: {v: _metrics(t) for v, t in sorted(vals.items())} for k, vals in by_cond.items()},
               "by_height": {}, "by_label": {}}
     order = [_bucket(lo) for lo, _ in HEIGHTS]
     three = {"recall": PAIRS["recall"], "precision": ("matched_f", "found"), "read_right": PAIRS["read_right"]}
-    for name in sorted(by_h, key=order.index):
-        t = by_h[name]
-        t.setdefault("matched_f", 0)
-        # a height's precision is over the found boxes of that height (their own match count)
-        report["by_height"][name] = _metrics(t, three)
+    for name in sorted(by_h, key=order.index):  # a height's precision is over the found boxes of that height
+        report["by_height"][name] = _metrics(by_h[name], three)
     for lab in sorted(by_l):
-        report["by_label"][str(lab)] = _metrics({**by_l[lab], "matched_f": by_l[lab].get("matched_f", 0)}, three)
+        report["by_label"][str(lab)] = _metrics(by_l[lab], three)
     return report
 
 
