@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
                     help="learned: camera's default; tiles: predict's default (camera --tiles)")
     ap.add_argument("--detector", help="detector file (default: the shipped fp16 one), e.g. export/detector/detector_int8.tflite")
+    ap.add_argument("--refiner", help="box refiner file (default: the shipped export/refine one), e.g. a new box-refine_int8.tflite")
     ap.add_argument("--classifier", help="classifier file (default: the shipped camera model), e.g. a new edge-cam's int8 .tflite")
     ap.add_argument("--no-auto", action="store_true", help="learned: the one pass only (camera --no-tiles)")
     ap.add_argument("--heat", type=float, help="peak threshold (vision.detector.HEAT_T)")
@@ -128,6 +129,10 @@ def main() -> None:
     try:  # a model file that is not there or does not load: the library's one-line error
         det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
         clf = runtime.load(a.classifier or camera_model(), threads=1)
+        if a.refiner:
+            from edge_digits.vision.refine import load_refiner
+
+            det.refiner = load_refiner(a.refiner, threads=1)
         if a.accept:
             from edge_digits.vision.accept import load_accept
 

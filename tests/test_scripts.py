@@ -32,11 +32,13 @@ def test_dev_eval_scores_pages_and_takes_the_thresholds():
 
 def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_path):
     out = _run("dev_eval.py", "--pages", "2", "--size", "640x480", "--no-auto",
-               "--classifier", str(ROOT / "export" / "edge_int8.tflite"))
+               "--classifier", str(ROOT / "export" / "edge_int8.tflite"),
+               "--refiner", str(ROOT / "export" / "refine" / "box-refine_int8.tflite"))
     assert re.search(r"2 pages, \d+ digits: recall [\d.]+%", out), out
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
-                        "--pages", "1", "--classifier", str(tmp_path / "none.tflite")], capture_output=True, text=True)
-    assert r.returncode == 1 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for opt in ("--classifier", "--refiner"):
+        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
+                            "--pages", "1", opt, str(tmp_path / "none.tflite")], capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
     for bad in ("nan", "-0.1", "7"):
         r = subprocess.run([sys.executable, str(ROOT / "scripts" / "dev_eval.py"), "--mnist", MNIST, "--usps", USPS,
                             "--pages", "1", "--view-grow", bad], capture_output=True, text=True, timeout=120)

@@ -8,7 +8,8 @@ Each page (data.pages, the "train" digit pools, page seeds apart from the detect
     wide over a neighbour, too narrow on a 1), height by exp(N(0, 0.15)), centre moved by N(0, 0.12) of the
     height across and N(0, 0.1) down: more windows a page, and the errors a later detector might make.
 The second refinement round sees boxes already close to their digit: the jittered boxes near the truth
-teach that case too.
+teach that case too. Each box gives its square window (the first round's) and, where the box is thin, its
+narrower last-round window too (vision.refine.THIN).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_digits.core.boxes import iou_matrix
-from edge_digits.vision.refine import SIZE, window
+from edge_digits.vision.refine import SIZE, THIN, window
 
 MIN_IOU = 0.1
 JITTER = 2
@@ -26,11 +27,13 @@ _DET: dict = {}
 
 def page_windows(page, detector, rng: np.random.Generator, jitter: int = JITTER):
     """One page -> (windows (N, 28, 28) uint8, targets (N, 4) x0, y0, x1, y1 in window units, the
-    candidate boxes' IoU with their target (N,), from-detector flags (N,))."""
+    candidate boxes' IoU with their target (N,), from-detector flags (N,), the windows' x0, y0, width,
+    height in frame px (N, 4): what maps a target back to the frame)."""
     grey = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
     truth = np.asarray(page.boxes, np.float32).reshape(-1, 4)
     if not len(truth):
-        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
+        return (np.zeros((0, SIZE, SIZE), np.uint8), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                np.zeros(0, bool), np.zeros((0, 4), np.float32))
     cands = [(b, True) for b in detector.find(grey).boxes]
     for t in truth:
         for _ in range(jitter):
@@ -40,18 +43,22 @@ def page_windows(page, detector, rng: np.random.Generator, jitter: int = JITTER)
     boxes = np.array([b for b, _ in cands], np.float32).reshape(-1, 4)
     ov = iou_matrix(boxes, truth)
     j, best = ov.argmax(1), ov.max(1)
-    xs, ts, ious, det = [], [], [], []
+    xs, ts, ious, det, geo = [], [], [], [], []
     for k, (b, from_det) in enumerate(cands):
         if best[k] < MIN_IOU:
             continue
-        win, (x0, y0, side) = window(grey, b)
         t = truth[j[k]]
-        xs.append(win)
-        ts.append([(t[0] - x0) / side, (t[1] - y0) / side, (t[0] + t[2] - x0) / side, (t[1] + t[3] - y0) / side])
-        ious.append(best[k])
-        det.append(from_det)
+        for thin in (0.0, THIN):  # the square window, and the last round's narrower one of a thin box
+            win, (x0, y0, sw, sh) = window(grey, b, thin)
+            if thin and geo and geo[-1] == (x0, y0, sw, sh):
+                continue  # not a thin box: one window
+            xs.append(win)
+            ts.append([(t[0] - x0) / sw, (t[1] - y0) / sh, (t[0] + t[2] - x0) / sw, (t[1] + t[3] - y0) / sh])
+            ious.append(best[k])
+            det.append(from_det)
+            geo.append((x0, y0, sw, sh))
     return (np.array(xs, np.uint8).reshape(-1, SIZE, SIZE), np.array(ts, np.float32).reshape(-1, 4),
-            np.array(ious, np.float32), np.array(det, bool))
+            np.array(ious, np.float32), np.array(det, bool), np.array(geo, np.float32).reshape(-1, 4))
 
 
 def _chunk_windows(seeds):

@@ -17,20 +17,18 @@ def test_page_windows_target_the_true_boxes(sample):
     bank = DigitBank.from_arrays((sample.x_train, sample.y_train))
     page = make_page(bank, np.random.default_rng(3), (640, 480), digit_size="medium")
     det = load_detector(threads=1, refine=False)
-    x, t, ious, from_det = page_windows(page, det, np.random.default_rng(4))
+    x, t, ious, from_det, geo = page_windows(page, det, np.random.default_rng(4))
     n = len(page.boxes)
     assert n and x.shape[1:] == (refine.SIZE, refine.SIZE) and x.dtype == np.uint8 and len(x) == len(t) == len(ious)
     assert from_det.any() and (ious >= 0.1).all()
     assert (t[:, 2] > t[:, 0]).all() and (t[:, 3] > t[:, 1]).all()
-    # the jittered windows (two a true digit, in page order) that kept IoU >= 0.1 target their own digit:
-    # a target's aspect ratio is its true box's whatever the window's size
-    aspect = t[:, 2:4] - t[:, 0:2]
-    aspect = aspect[:, 0] / aspect[:, 1]
-    true_aspect = page.boxes[:, 2] / page.boxes[:, 3]
-    assert (np.abs(aspect[:, None] - true_aspect[None, :]).min(1) < 1e-3).all()
+    # every target, mapped back through its window, is a true box (the one the candidate overlaps most)
+    back = np.concatenate([geo[:, :2] + t[:, :2] * geo[:, 2:], (t[:, 2:] - t[:, :2]) * geo[:, 2:]], 1)
+    assert (np.abs(back[:, None, :] - page.boxes[None].astype(np.float32)).max(2).min(1) < 1e-3).all()
+    assert (geo[:, 2] < geo[:, 3]).any()  # some windows are narrower than tall: a thin box's (refine.THIN)
     # the net's own boxes that overlap a digit: at least most of the true digits of an easy page
     assert from_det.sum() >= 0.5 * n
-    x2, t2, _, _ = page_windows(page, det, np.random.default_rng(4))
+    x2, t2, _, _, _ = page_windows(page, det, np.random.default_rng(4))
     assert np.array_equal(x, x2) and np.array_equal(t, t2)
 
 

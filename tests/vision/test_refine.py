@@ -18,8 +18,8 @@ class Truth:
         self.box, self.geo, self.calls = np.float32(box), [], 0
         real = refine.window
 
-        def window(grey, b):
-            win, geo = real(grey, b)
+        def window(grey, b, *args):
+            win, geo = real(grey, b, *args)
             self.geo.append(geo)
             return win, geo
         monkeypatch.setattr(refine, "window", window)
@@ -28,42 +28,49 @@ class Truth:
         self.calls += 1
         geo, self.geo = self.geo[-len(x):], []
         b = self.box
-        return np.float32([[(b[0] - x0) / s, (b[1] - y0) / s, (b[0] + b[2] - x0) / s, (b[1] + b[3] - y0) / s]
-                           for x0, y0, s in geo])
+        return np.float32([[(b[0] - x0) / sw, (b[1] - y0) / sh, (b[0] + b[2] - x0) / sw, (b[1] + b[3] - y0) / sh]
+                           for x0, y0, sw, sh in geo])
 
 
 def grey(h=240, w=320):
     return paper(h, w)[..., 0].copy()
 
 
-def test_window_is_square_centred_and_ink_high():
+def test_window_is_square_centred_and_ink_high_and_narrower_across_a_thin_box():
     g = grey()
     g[100:140, 150:160] = 30  # a dark bar: ink
-    win, (x0, y0, s) = refine.window(g, (145, 100, 20, 40))
+    win, (x0, y0, sw, sh) = refine.window(g, (145, 100, 20, 40))
     assert win.shape == (refine.SIZE, refine.SIZE) and win.dtype == np.uint8
-    assert (s, x0, y0) == (80, 115, 80)  # GROW x the longer side, centred on the box
-    k = refine.SIZE / s
-    assert win[int((120 - y0) * k), int((155 - x0) * k)] > 200  # the bar
+    assert (sw, sh, x0, y0) == (80, 80, 115, 80)  # GROW x the longer side, centred on the box
+    assert win[int((120 - y0) * refine.SIZE / sh), int((155 - x0) * refine.SIZE / sw)] > 200  # the bar
     assert win[1, 1] < 30 and win[-2, -2] < 30  # paper
+    # a box a tenth as wide as tall (a thin 1): the window is half as wide as tall, the bar twice as wide in it
+    win, (x0, y0, sw, sh) = refine.window(g, (153, 100, 4, 40))
+    assert (sw, sh, x0, y0) == (40, 80, 135, 80)
+    assert (win[14] > 100).sum() >= 2 * 10 * refine.SIZE / 80  # 10 px of 80 in a square window: 3.5 window px
+    # in between, in proportion; a wide box's window is thinner down; thin=0: always square (the first round)
+    assert refine.window(g, (150, 100, 15, 40))[1][2:] == (60, 80)
+    assert refine.window(g, (150, 100, 40, 15))[1][2:] == (80, 60)
+    assert refine.window(g, (153, 100, 4, 40), 0.0)[1][2:] == (80, 80)
 
 
 def test_window_off_the_frame_edge_and_outside_it():
     g = grey(100, 100)
     g[0:20, 0:6] = 30
-    win, (x0, y0, s) = refine.window(g, (0, 0, 6, 20))  # half the window is off the frame: border repeated
-    assert win.shape == (28, 28) and (x0, y0, s) == (-17, -10, 40)
+    win, (x0, y0, sw, sh) = refine.window(g, (0, 0, 20, 20))  # half the window is off the frame: border repeated
+    assert win.shape == (28, 28) and (x0, y0, sw, sh) == (-10, -10, 40, 40)
     win, _ = refine.window(g, (500, 500, 10, 10))  # wholly outside: an empty window, no error
     assert win.shape == (28, 28) and win.max() == 0
-    win, (_, _, s) = refine.window(g, (50, 50, 0, 0))  # a degenerate box still gets the smallest window
-    assert s == refine.MIN_SIDE and win.shape == (28, 28)
+    win, (_, _, sw, sh) = refine.window(g, (50, 50, 0, 0))  # a degenerate box still gets the smallest window
+    assert sw == sh == refine.MIN_SIDE and win.shape == (28, 28)
 
 
 def test_to_frame_maps_back_and_keeps_the_old_box_on_nonsense():
-    geo = np.float32([[10, 20, 40], [10, 20, 40], [10, 20, 40], [10, 20, 40]])
+    geo = np.float32([[10, 20, 40, 80]] * 4)
     old = np.float32([[1, 2, 3, 4]] * 4)
     pred = np.float32([[0.25, 0.25, 0.75, 0.5], [np.nan, 0, 1, 1], [0.8, 0.2, 0.2, 0.8], [0, 0, 5, 5]])
     out = refine.to_frame(pred, geo, old)
-    assert out[0].tolist() == [20, 30, 20, 10]
+    assert out[0].tolist() == [20, 40, 20, 20]
     assert (out[1:] == old[1:]).all()  # not finite, inverted, past twice the window
 
 
@@ -74,6 +81,23 @@ def test_refine_runs_one_call_a_pass_and_converges_on_what_the_net_says(monkeypa
     out = refine.refine(net, g, np.float32([[140, 95, 40, 36], [148, 90, 14, 40]]), passes=2)
     assert net.calls == 2 and np.allclose(out, [truth, truth], atol=1e-3)
     assert refine.refine(net, g, np.zeros((0, 4)), passes=2).shape == (0, 4) and net.calls == 2  # no boxes: no call
+
+
+def test_refine_reads_square_windows_first_and_a_thin_box_narrower_last(monkeypatch):
+    seen = []
+    real = refine.window
+    def window(grey, b, thin):
+        seen.append(real(grey, b, thin)[1])
+        return real(grey, b, thin)
+    monkeypatch.setattr(refine, "window", window)
+
+    class Still:  # answers each window with the box it was cut for: the box stays where it is
+        def predict(self, x):
+            x0, y0, sw, sh = np.float32(seen[-1])
+            return np.float32([[(150 - x0) / sw, (100 - y0) / sh, (156 - x0) / sw, (130 - y0) / sh]])
+
+    refine.refine(Still(), grey(), np.float32([[150, 100, 6, 30]]), passes=2)
+    assert [g[2:] for g in seen] == [(60, 60), (30, 60)]  # a 1 a fifth as wide as tall: square, then half as wide
 
 
 class _Net:
