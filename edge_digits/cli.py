@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -194,6 +195,9 @@ def export(
     format: Annotated[str, typer.Option("--format", help="Comma-separated formats: tflite, onnx.")] = "tflite,onnx",
     formats_alias: Annotated[Optional[str], typer.Option("--formats", hidden=True)] = None,
     calib_samples: Annotated[int, typer.Option(help="Training images used to calibrate int8.")] = 500,
+    imgsz: Annotated[Optional[str], typer.Option(
+        help="Detector only: the input WxH of the files (multiples of 16; the net is fully convolutional), "
+             "e.g. 448x336; default: the size it was trained at.", show_default=False)] = None,
     max_drop: Annotated[float, typer.Option(help="Fail when an artifact loses more accuracy points than this.")] = 0.1,
     min_accuracy: Annotated[float, typer.Option(
         help="Fail when an artifact's test accuracy (0..1) is below this: the model did not learn.")] = 0.5,
@@ -206,10 +210,16 @@ def export(
     formats = _parse_list(formats_alias or format, Format, "format")
     if Format.keras in formats or not formats:
         fail("--format takes tflite and/or onnx (the Keras source is always copied)")
+    size = None
+    if imgsz is not None:
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", imgsz)
+        if not m:
+            fail(f"--imgsz takes WxH, e.g. 448x336, got {imgsz!r}")
+        size = (int(m[1]), int(m[2]))
     run = source if source.is_dir() else source.parent
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
-                       calib_samples=calib_samples, max_drop=max_drop, min_accuracy=min_accuracy, data=data,
-                       force=force)
+                       calib_samples=calib_samples, imgsz=size, max_drop=max_drop, min_accuracy=min_accuracy,
+                       data=data, force=force)
     with guarded("export"):
         check_number("--max-drop", max_drop, 0, 100)
         from edge_digits.exporters.export import export as run_export

@@ -58,11 +58,11 @@ def load_source(path: Path) -> Source:
     import edge_digits.training.detector_model  # noqa: F401 - registers the detector's custom layer with Keras
 
     model = load_keras(model_path)
-    from edge_digits.vision.detector import IN_H, IN_W
+    from edge_digits.exporters.detector import is_detector
 
-    if tuple(model.input_shape[1:]) not in ((28, 28, 1), (IN_H, IN_W, 1)):  # a classifier, or the detector
+    if tuple(model.input_shape[1:]) != (28, 28, 1) and not is_detector(model):  # a classifier, or the detector
         raise EdgeDigitsError(f"{model_path}: input shape {model.input_shape}, export takes 28x28x1 MNIST models "
-                              f"and the {IN_H}x{IN_W}x1 detector")
+                              f"and the HxWx1 detector (H and W multiples of 16)")
     metrics = {}
     if (run / "metrics.json").is_file():
         metrics = json.loads((run / "metrics.json").read_text())

@@ -27,16 +27,33 @@ VERIFY_PAGES = 100
 # The int8 gate on dev-page recall, in points: --max-drop, but never under this. Rounding the heatmap to
 # int8 moves peaks that sit near the threshold; 0.1 points (the classifiers' default) is 3 digits of 3,000.
 MIN_RECALL_DROP = 1.0
-PREPROCESS = {"image": "the grey frame, letterboxed (aspect kept, centred, mean-grey border) to 320x240",
-              "runtime_input": "uint8 0..255 (int8 TFLite: as is; fp16 TFLite and ONNX: as float32); the net scales it itself",
-              "outputs": "prob (60x80x2: centre heatmap, link map), geom (60x80x4: log w, log h, offset x, y); "
-                         "decoded by edge_digits.vision.detector.decode"}
+
+
+def preprocess(w: int, h: int) -> dict:
+    """The manifest's preprocess block of a detector with a w x h input."""
+    return {"image": f"the grey frame, letterboxed (aspect kept, centred, mean-grey border) to {w}x{h}",
+            "runtime_input": "uint8 0..255 (int8 TFLite: as is; fp16 TFLite and ONNX: as float32); the net scales it itself",
+            "outputs": f"prob ({h // 4}x{w // 4}x2: centre heatmap, link map), geom ({h // 4}x{w // 4}x4: log w, log h, "
+                       "offset x, y); decoded by edge_digits.vision.detector.decode"}
 
 
 def is_detector(model) -> bool:
-    from edge_digits.vision.detector import IN_H, IN_W
+    """A grey-frame model of any input size whose sides are multiples of 16 (the FPN merges 1/16 into 1/8
+    and 1/4: other sizes misalign them)."""
+    shape = tuple(model.input_shape[1:])
+    return len(shape) == 3 and shape[2] == 1 and all(isinstance(v, int) and v >= 32 and v % 16 == 0 for v in shape[:2])
 
-    return tuple(model.input_shape[1:]) == (IN_H, IN_W, 1)
+
+def at_size(model, imgsz: tuple[int, int] | None):
+    """The detector rebuilt with a (W, H) input and the same weights (it is fully convolutional), or the model
+    itself when imgsz is None or its own size."""
+    if imgsz is None or tuple(model.input_shape[1:3]) == (imgsz[1], imgsz[0]):
+        return model
+    from edge_digits.training.detector_model import build_detector
+
+    resized = build_detector((imgsz[1], imgsz[0], 1))
+    resized.set_weights(model.get_weights())
+    return resized
 
 
 def write_tflite_int8(src: Source, dst: Path, calib: np.ndarray) -> None:
@@ -70,12 +87,18 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
 
     from edge_digits.runtime.maps import load_maps
     from edge_digits.training.detector import dev_scores
-    from edge_digits.vision.detector import IN_H, IN_W, to_input
+    from edge_digits.vision.detector import to_input
 
     out = Path(cfg.out)
     t0 = time.time()
+    trained_h, trained_w = src.model.input_shape[1:3]
+    model = at_size(src.model, cfg.imgsz)
+    resized = model is not src.model
+    if resized:
+        src = Source(model, src.path, src.arch, src.metrics)
+    in_h, in_w = src.model.input_shape[1:3]  # the input the files are written with
     calib_pages = _pages(cfg, "train", max(1, cfg.calib_samples // 2))
-    calib = np.stack([to_input(cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY), (IN_W, IN_H)) for p in calib_pages])
+    calib = np.stack([to_input(cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY), (in_w, in_h)) for p in calib_pages])
     dev = _pages(cfg, "dev", VERIFY_PAGES)
     _log(f"detector: calibrating int8 with {len(calib)} training-page frames, verifying on {len(dev)} dev pages "
          f"({time.time() - t0:.0f} s)")
@@ -84,12 +107,15 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
         o = src.model(x[None, ..., None].astype(np.float32), training=False)
         return np.asarray(o["prob"])[0], np.asarray(o["geom"])[0]
 
-    ref = dev_scores(keras_maps, dev)
+    ref = dev_scores(keras_maps, dev, (in_w, in_h))
     source_block = {"model": src.path.name, "sha256": files.sha256_file(src.path), "arch": "detector",
                     "parameters": int(src.model.count_params()), "training": src.metrics.get("dev"),
+                    "trained_input": [trained_w, trained_h],
                     "git_commit": provenance.git_commit(), "versions": provenance.library_versions(),
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    writers = [("detector.keras", Format.keras, "fp32", lambda s, d, c: shutil.copyfile(s.path, d))]
+    # the .keras reference at the files' input size: the source file as it is, or the net rebuilt at imgsz
+    writers = [("detector.keras", Format.keras, "fp32",
+                (lambda s, d, c: s.model.save(d)) if resized else (lambda s, d, c: shutil.copyfile(s.path, d)))]
     if Format.tflite in cfg.formats:
         # fp16 weights, float compute (LiteRT's XNNPACK): the file camera and predict run (config.detector_model)
         writers.append(("detector_fp16.tflite", Format.tflite, "fp16", write_tflite_fp16))
@@ -113,12 +139,12 @@ def export(cfg: ExportConfig, src: Source) -> tuple[list[dict], Path]:
                 raise EdgeDigitsError(f"detector {fmt.value} {precision} conversion failed: {type(e).__name__}: "
                                       f"{str(e).splitlines()[0][:200]}") from None
             entry = {"file": name, "format": fmt.value, "precision": precision, "kind": "detector",
-                     "size_bytes": dst.stat().st_size, "sha256": files.sha256_file(dst), "preprocess": PREPROCESS,
-                     "input": {"shape": [1, IN_H, IN_W, 1], "dtype": "uint8" if precision == "int8" else "float32"},
+                     "size_bytes": dst.stat().st_size, "sha256": files.sha256_file(dst), "preprocess": preprocess(in_w, in_h),
+                     "input": {"shape": [1, in_h, in_w, 1], "dtype": "uint8" if precision == "int8" else "float32"},
                      "keras_dev": ref, "source": source_block}
             if fmt != Format.keras:
                 net = load_maps(dst, threads=1)
-                got = dev_scores(lambda x: _pick(net.run(x)), dev)
+                got = dev_scores(lambda x: _pick(net.run(x)), dev, (in_w, in_h))
                 entry.update(dev=got, runtime="litert" if fmt == Format.tflite else "onnxruntime")
                 drop, allowed = (ref["recall"] - got["recall"]) * 100, max(cfg.max_drop, MIN_RECALL_DROP)
                 _log(f"detector {fmt.value} {precision}: {entry['size_bytes']:,} bytes, dev recall {got['recall']:.2%} "

@@ -70,6 +70,8 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         raise EdgeDigitsError(f"--min-accuracy must be in 0..1, got {cfg.min_accuracy}")
     if cfg.calib_samples <= 0:
         raise EdgeDigitsError(f"--calib-samples must be > 0, got {cfg.calib_samples}")
+    if cfg.imgsz is not None and not all(32 <= v <= 4096 and v % 16 == 0 for v in cfg.imgsz):
+        raise EdgeDigitsError(f"--imgsz takes WxH, each a multiple of 16 from 32 to 4096, got {cfg.imgsz[0]}x{cfg.imgsz[1]}")
     out = Path(cfg.out)
     files.check_writable(out, folder=True)  # a file, a folder under a file, read-only: before any work
     if (out / artifacts.MANIFEST).exists() and not cfg.force:
@@ -79,6 +81,8 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
 
     if detector.is_detector(src.model):
         return detector.export(cfg, src)
+    if cfg.imgsz is not None:
+        raise EdgeDigitsError("--imgsz sets the detector's input size; a 28x28 classifier has no other")
     try:
         train_x = load_mnist(cfg.data, download=False).x_train
     except EdgeDigitsError:

@@ -191,10 +191,11 @@ def split_sets(mnist, usps, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def dev_scores(predict_maps, pages) -> dict:
+def dev_scores(predict_maps, pages, in_size: tuple[int, int] = (IN_W, IN_H)) -> dict:
     """Recall, precision (IoU >= 0.5, ignore boxes excluded) and numbers linked right (a true number of
     2+ digits whose digits are all found and are exactly one found group) of a detector on pages, its
-    boxes snapped to their ink and deduplicated as the reader does (vision.pipeline.read_learned)."""
+    boxes snapped to their ink and deduplicated as the reader does (vision.pipeline.read_learned).
+    in_size (W, H): the net's input, each frame letterboxed into it."""
     from edge_digits.core.boxes import inside_matrix, match
     from edge_digits.vision.crops import classifier_batch
     from edge_digits.vision.detector import dedupe
@@ -202,8 +203,8 @@ def dev_scores(predict_maps, pages) -> dict:
     n_true = n_found = hit = n_num = num_ok = 0
     for p in pages:
         g = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
-        prob, geom = predict_maps(to_input(g, (IN_W, IN_H)))
-        digits, numbers = decode(prob, geom, (g.shape[1], g.shape[0]), (IN_W, IN_H))
+        prob, geom = predict_maps(to_input(g, in_size))
+        digits, numbers = decode(prob, geom, (g.shape[1], g.shape[0]), in_size)
         _, snapped = classifier_batch(g, [b for b, _ in digits], return_boxes=True)
         keep, numbers = dedupe(snapped, [s for _, s in digits], numbers)
         fb = np.array([snapped[i] for i in keep], np.float32).reshape(-1, 4)

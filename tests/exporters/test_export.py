@@ -100,6 +100,9 @@ def test_export_refuses_below_the_absolute_floor(exported, tmp_path):
     (["RUN", "--format", "pytorch"], "unknown format 'pytorch'"),
     (["RUN", "--calib-samples", "0"], "--calib-samples must be > 0"),
     (["RUN", "--max-drop", "-1"], "--max-drop must be >= 0"),
+    (["RUN", "--imgsz", "448x336"], "--imgsz sets the detector's input size"),
+    (["RUN", "--imgsz", "large"], "--imgsz takes WxH"),
+    (["export/detector/detector.keras", "--imgsz", "450x336"], "a multiple of 16"),
 ])
 def test_bad_input(exported, tmp_path, args, message):
     args = [str(exported.parent) if a == "RUN" else a for a in args]

@@ -37,7 +37,7 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     assert ft["init"].endswith("detector.keras") and ft["dev"]["recall"] > 0.5 > m["dev"]["recall"]
     # an untrained detector finds next to nothing, so its files all agree with Keras on the dev pages
     r = runner.invoke(app, ["export", str(tmp_path / "run"), "--int8", "--calib-samples", "8", "--data", data,
-                            "--json", "--out", str(tmp_path / "exp")])
+                            "--imgsz", "384x288", "--json", "--out", str(tmp_path / "exp")])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert {a["file"] for a in doc["artifacts"]} == {"detector.keras", "detector_fp16.tflite", "detector_int8.tflite",
@@ -47,11 +47,33 @@ def test_train_and_export_a_tiny_detector(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "exp" / "training_metrics.json").read_text()) == m
     assert (tmp_path / "exp" / "curves.png").is_file()
     assert not [f.name for f in (tmp_path / "exp").iterdir() if f.name.startswith(".")]
-    from edge_digits.vision.detector import IN_H, IN_W, load_detector
+    from edge_digits.runtime.keras_ref import load_keras
+    from edge_digits.vision.detector import load_detector
 
-    for name in ("detector_fp16.tflite", "detector_int8.tflite"):
+    for name in ("detector_fp16.tflite", "detector_int8.tflite"):  # written at --imgsz, trained at 320x240
         d = load_detector(tmp_path / "exp" / name)
-        assert d.in_size == (IN_W, IN_H)
+        assert d.in_size == (384, 288)
+    assert tuple(load_keras(tmp_path / "exp" / "detector.keras").input_shape[1:]) == (288, 384, 1)
+    man = json.loads((tmp_path / "exp" / "manifest.json").read_text())
+    assert {tuple(a["input"]["shape"]) for a in man["artifacts"]} == {(1, 288, 384, 1)}
+    assert all(a["source"]["trained_input"] == [320, 240] and "384x288" in a["preprocess"]["image"] for a in man["artifacts"])
+
+
+def test_the_detector_is_rebuilt_at_another_input_size_with_its_own_weights():
+    from edge_digits.exporters.detector import at_size, is_detector
+    from edge_digits.training.detector_model import build_detector
+
+    net = build_detector((240, 320, 1))
+    big = at_size(net, (448, 336))
+    assert tuple(big.input_shape[1:]) == (336, 448, 1) and is_detector(big) and is_detector(net)
+    assert all(np.array_equal(a, b) for a, b in zip(net.get_weights(), big.get_weights()))
+    assert at_size(net, None) is net and at_size(net, (320, 240)) is net
+    x = np.random.default_rng(0).integers(0, 256, (1, 240, 320, 1)).astype(np.float32)
+    padded = np.zeros((1, 336, 448, 1), np.float32)
+    padded[:, :240, :320] = x  # the same net: the maps away from the padding's reach agree
+    a, b = np.asarray(net(x)["prob"]), np.asarray(big(padded)["prob"])
+    assert np.allclose(a[0, :20, :30], b[0, :20, :30], atol=1e-4)
+    assert not is_detector(build_detector((248, 320, 1))) and not is_detector(build_detector((240, 328, 1)))
 
 
 def test_training_crops_keep_inputs_and_targets_aligned():

@@ -126,9 +126,10 @@ def test_shipped_detector_loads_and_finds_nothing_on_blank_paper():
     if not detector_model().is_file():
         pytest.skip("no shipped detector (make models)")
     d = det.load_detector(threads=1)
+    w, h = d.in_size  # the file's own input (export --imgsz)
     for shape in [(480, 640), (640, 480), (240, 320)]:
         prob, geom = d.maps(np.full(shape, 210, np.uint8))
-        assert prob.shape == (60, 80, 2) and geom.shape == (60, 80, 4) and 0 <= prob.min() <= prob.max() <= 1
+        assert prob.shape == (h // 4, w // 4, 2) and geom.shape == (h // 4, w // 4, 4) and 0 <= prob.min() <= prob.max() <= 1
     assert len(d.find(np.full((480, 640), 210, np.uint8)).boxes) == 0
 
 
