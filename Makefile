@@ -42,7 +42,7 @@ models: setup
 	$(BIN)/edge-digits export runs/edge --int8 --out export --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/model_card.py export
 	$(BIN)/edge-digits train --arch detector --seed $(SEED) --out runs/detector --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))
-	$(if $(USPS),EDGE_DIGITS_USPS=$(USPS) )$(BIN)/edge-digits export runs/detector --int8 --imgsz 448x336 --out export/detector --force $(if $(DATA),--data $(DATA))
+	$(if $(USPS),EDGE_DIGITS_USPS=$(USPS) )$(BIN)/edge-digits export runs/detector --int8 --out export/detector --force $(if $(DATA),--data $(DATA))
 	$(BIN)/python scripts/train_links.py $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS)) --out export/links
 	$(BIN)/python scripts/train_refine.py $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS)) --out export/refine
 	$(BIN)/edge-digits train --arch edge-cam --seed $(SEED) --out runs/edge-cam --force $(if $(DATA),--data $(DATA)) $(if $(USPS),--usps $(USPS))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -210,15 +209,9 @@ def export(
     formats = _parse_list(formats_alias or format, Format, "format")
     if Format.keras in formats or not formats:
         fail("--format takes tflite and/or onnx (the Keras source is always copied)")
-    size = None
-    if imgsz is not None:
-        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", imgsz)
-        if not m:
-            fail(f"--imgsz takes WxH, e.g. 448x336, got {imgsz!r}")
-        size = (int(m[1]), int(m[2]))
     run = source if source.is_dir() else source.parent
     cfg = ExportConfig(source=source, out=out or run / "export", formats=formats, int8=int8, fp16=fp16,
-                       calib_samples=calib_samples, imgsz=size, max_drop=max_drop, min_accuracy=min_accuracy,
+                       calib_samples=calib_samples, imgsz=imgsz, max_drop=max_drop, min_accuracy=min_accuracy,
                        data=data, force=force)
     with guarded("export"):
         check_number("--max-drop", max_drop, 0, 100)

@@ -34,8 +34,7 @@ def camera_model() -> Path:
 
 def detector_model() -> Path:
     # the learned digit detector of camera and predict: the fp16 file, not the int8 one. LiteRT runs it in float
-    # (XNNPACK) faster than the int8 file (2.4 against 3.6 ms a 320x240 frame, one thread, x86; at the shipped
-    # 448x336, 8.6 against 14.6 ms on a busier day), and int8
+    # (XNNPACK) faster than the int8 file (2.4 against 3.6 ms a 320x240 frame, one thread, x86), and int8
     # rounding costs the longer-trained detector its lead (benchmarks/camera.md's notes)
     return models_dir() / "detector" / "detector_fp16.tflite"
 
@@ -197,7 +196,7 @@ class ExportConfig:
     int8: bool = False
     fp16: bool = False
     calib_samples: int = 500
-    imgsz: tuple[int, int] | None = None  # the detector's input (W, H) in the files; None: as trained
+    imgsz: str | tuple[int, int] | None = None  # the detector's input "WxH" or (W, H) in the files; None: as trained
     max_drop: float = 0.1
     min_accuracy: float = 0.5  # an absolute floor besides max_drop: below it the model is useless
     data: Path | None = None

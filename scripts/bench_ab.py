@@ -15,6 +15,9 @@ Pairs (A -> B), each on dev pages (data.pages) decoded before timing, one thread
   hd       the one pass -> the camera's default (tiles at 2x, vision.detector.AUTO), 1280x720 pages
   photo    a 4000x3000 JPEG through `predict` (decode included): every tile at full size -> coarse to
            fine tiles and the half-size decode (predict's default)
+  size     the camera's default reader with another detector file (--other, e.g. one exported at another
+           --imgsz) -> with the shipped one, 640x480 pages; then the nets alone
+  size-photo  the same two detectors on the 4000x3000 photo through `predict`
 Prints, per variant, the best round's frames/s (or ms an image) and the mean ms of each stage.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-PAIRS = ("refiner", "accept", "links", "views", "detector", "small", "hd", "photo")
+PAIRS = ("refiner", "accept", "links", "views", "detector", "small", "hd", "photo", "size", "size-photo")
 
 
 def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[int, int] = (0, 8)) -> list[np.ndarray]:
@@ -45,7 +48,7 @@ def pages(mnist: str, usps: str, size: tuple[int, int], n: int, digits: tuple[in
     return out
 
 
-def variants(pair: str):
+def variants(pair: str, other: str | None = None):
     """{name: detector} for a frame pair, or {name: (detector, setup)} for the photo."""
     from edge_digits.vision import detector as D
     from edge_digits.vision.detector import AUTO, load_detector
@@ -69,6 +72,11 @@ def variants(pair: str):
         one = load_detector(threads=1, tiles=AUTO)
         one.small_h = None
         return {"one pass": one, "camera default (2x tiles near small digits)": load_detector(threads=1, tiles=AUTO)}
+    if pair in ("size", "size-photo"):
+        tiles = True if pair == "size-photo" else AUTO
+        a, b = load_detector(other, threads=1, tiles=tiles), load_detector(threads=1, tiles=tiles)
+        dets = {f"{Path(other).name} ({a.in_size[0]}x{a.in_size[1]})": a, f"shipped ({b.in_size[0]}x{b.in_size[1]})": b}
+        return {k: (d, True) for k, d in dets.items()} if pair == "size-photo" else dets
     if pair == "hd":
         return {"one pass": load_detector(threads=1), "camera default (2x tiles)": load_detector(threads=1, tiles=AUTO)}
     full = load_detector(threads=1, tiles=True)
@@ -140,7 +148,10 @@ def main() -> None:
     ap.add_argument("--pair", choices=PAIRS, default="refiner")
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--other", help="--pair size / size-photo: the other detector file")
     a = ap.parse_args()
+    if a.pair in ("size", "size-photo") and not (a.other and Path(a.other).is_file()):
+        sys.exit(f"error: --pair {a.pair} needs --other FILE, a detector file")
     if not 1 <= a.frames <= 10_000:
         sys.exit(f"error: --frames must be in 1..10000, got {a.frames}")
     if not 1 <= a.rounds <= 100:
@@ -151,27 +162,28 @@ def main() -> None:
     from edge_digits.config import camera_model
 
     clf = runtime.load(camera_model(), threads=1)
-    dets = variants(a.pair)
-    if a.pair == "photo":
+    dets = variants(a.pair, a.other)
+    if a.pair in ("photo", "size-photo"):
         # a dev page holding 8 or more digits (scripts/bench_camera.py: photo_time times a bench page)
         time_photo(pages(a.mnist, a.usps, (4000, 3000), 1, (8, 10 ** 6))[0], clf, dets, max(a.rounds, 5))
     else:
         size = (1280, 720) if a.pair == "hd" else (640, 480)
         frames = pages(a.mnist, a.usps, size, a.frames)
         time_frames(frames, clf, dets, a.rounds)
-        if a.pair == "detector":
+        if a.pair in ("detector", "size"):
             time_net(frames, dets, a.rounds)
 
 
 def time_net(frames, dets: dict, rounds: int) -> None:
-    """The detector net alone on each frame's 320x240 input: median and p99 ms, best round."""
+    """Each detector net alone on each frame at its own input size: median and p99 ms, best round."""
     from edge_digits.vision.detector import to_input
 
-    xs = [to_input(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames]
-    best = fastest_rounds(xs, dets, rounds, lambda det, x: det.net.run(x), key=np.median)
-    for name, (t, _) in best.items():
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    for name, det in dets.items():
+        xs = [to_input(g, det.in_size) for g in grey]
+        t, _ = fastest_rounds(xs, {name: det}, rounds, lambda d, x: d.net.run(x), key=np.median)[name]
         print(f"{name}, net alone: median {float(np.median(t)):.2f} ms, p99 {float(np.percentile(t, 99)):.2f} ms "
-              "a 320x240 frame")
+              f"a {det.in_size[0]}x{det.in_size[1]} frame")
 
 
 if __name__ == "__main__":

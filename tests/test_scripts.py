@@ -85,6 +85,17 @@ def test_bench_ab_times_the_int8_detector_against_the_fp16_default():
         assert r.returncode == 1 and r.stderr.startswith(f"error: {flag}") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_bench_ab_times_another_detector_file_against_the_shipped_one():
+    other = ROOT / "export" / "detector" / "detector_int8.tflite"
+    out = _run("bench_ab.py", "--pair", "size", "--other", str(other), "--frames", "4", "--rounds", "1")
+    lines = [ln for ln in out.splitlines() if "frames/s" in ln]
+    assert len(lines) == 2 and lines[0].startswith("detector_int8.tflite (320x240)") and lines[1].startswith("shipped"), out
+    assert len(re.findall(r"net alone: median [\d.]+ ms, p99 [\d.]+ ms a \d+x\d+ frame", out)) == 2, out
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_ab.py"), "--mnist", MNIST, "--usps", USPS,
+                        "--pair", "size"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.startswith("error: --pair size needs --other") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
     _run("bench_camera.py", "--pages", "3", "--splits", "bench", "--readers", "learned", "--no-speed",
          "--workers", "1", "--out", str(tmp_path / "camera"))

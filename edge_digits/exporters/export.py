@@ -6,7 +6,9 @@ model, and only then moved into the output folder with its manifest entry; a fai
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -70,6 +72,11 @@ def export(cfg: ExportConfig) -> tuple[list[dict], Path]:
         raise EdgeDigitsError(f"--min-accuracy must be in 0..1, got {cfg.min_accuracy}")
     if cfg.calib_samples <= 0:
         raise EdgeDigitsError(f"--calib-samples must be > 0, got {cfg.calib_samples}")
+    if isinstance(cfg.imgsz, str):  # the command line's WxH
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", cfg.imgsz)
+        if not m:
+            raise EdgeDigitsError(f"--imgsz takes WxH, e.g. 448x336, got {cfg.imgsz!r}")
+        cfg = dataclasses.replace(cfg, imgsz=(int(m[1]), int(m[2])))
     if cfg.imgsz is not None and not all(32 <= v <= 4096 and v % 16 == 0 for v in cfg.imgsz):
         raise EdgeDigitsError(f"--imgsz takes WxH, each a multiple of 16 from 32 to 4096, got {cfg.imgsz[0]}x{cfg.imgsz[1]}")
     out = Path(cfg.out)

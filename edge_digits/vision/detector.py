@@ -3,8 +3,8 @@ CRAFT-style link map between neighbouring digits of one number) and the short po
 maps into digit boxes and numbers. Pure numpy + cv2; the net runs through runtime.maps (LiteRT or ONNX
 Runtime, no TensorFlow). Trained by `edge-digits train --arch detector` (edge_digits.training.detector).
 
-The net sees the grey frame letterboxed into its input (the file's own size: trained at IN_W x IN_H, 320x240,
-shipped at 448x336 by `export --imgsz`, see export/detector/README.md): the frame is scaled by
+The net sees the grey frame letterboxed into its input (the file's own size: IN_W x IN_H, 320x240, as trained
+and shipped; `export --imgsz` writes other sizes, see export/detector/README.md): the frame is scaled by
 s = min(IN_W / W, IN_H / H) keeping its aspect ratio and centred, the rest filled with the frame's mean
 grey (a portrait 480x640 frame becomes a 180x240 picture in the middle of 320x240). `letterbox` gives
 (s, pad_x, pad_y); a point p of the source is at p * s + pad in the net input.

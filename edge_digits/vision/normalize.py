@@ -6,6 +6,10 @@ import numpy as np
 
 K3 = np.ones((3, 3), np.uint8)  # the 3x3 square that measures the stroke
 STROKE_TARGET = 4.0  # stroke width of MNIST digits at the 40 px working scale of normalize_crop (median)
+# the most the stroke is thinned or thickened a side, at that scale: a marker's stroke (a fifth of the digit)
+# is 8 px there. A crop solid with ink (a shadow or a dark desk in a box that is no digit) has next to no
+# edge, and its measured width asked for an erosion thousands of px wide: 0.8 s for one crop
+MAX_STROKE_FIX = 6
 BOX, CANVAS = 20, 28  # MNIST: each digit fit into 20x20, centred by mass in 28x28
 
 
@@ -29,7 +33,7 @@ def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
         area = cv2.countNonZero(b)
         edge = area - cv2.countNonZero(cv2.erode(b, K3))
         width = 2.0 * area / max(edge, 1)
-        d = int(round((width - STROKE_TARGET) / 2))
+        d = int(np.clip(round((width - STROKE_TARGET) / 2), -MAX_STROKE_FIX, MAX_STROKE_FIX))
         if d:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(d) + 1, 2 * abs(d) + 1))
             if d < 0:

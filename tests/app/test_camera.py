@@ -38,12 +38,6 @@ def video(tmp_path_factory, page):
     return path, frames
 
 
-def _far(page, k: float = 0.6):
-    """The page as a note k times its size (a note further away), and its true boxes."""
-    img = cv2.resize(page.image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-    return img, np.round(page.boxes * k).astype(int)
-
-
 def _matched(boxes, labels, found):
     ok = 0
     for b, label in zip(boxes, labels):
@@ -152,13 +146,12 @@ def test_predict_photo_mnist_and_garbage(tmp_path, page, detector):
 
 
 def test_predict_tiles_find_small_digits_in_a_big_photo(tmp_path, page):
-    """The page as a small note in a 2000x1500 photo (digits 18 px and up): one pass sees them at under a
-    quarter of their size, 4-9 px tall; the tiles see them at 2x and 4x that."""
-    note, boxes = _far(page)
+    """The page as a small note in a 2000x1500 photo: one pass sees its digits at a sixth of their size,
+    6-13 px tall; the tiles see them at 2x and 4x that."""
     photo = np.full((1500, 2000, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
-    photo[500:500 + note.shape[0], 700:700 + note.shape[1]] = note
+    photo[500:980, 700:1340] = page.image
     cv2.imwrite(str(tmp_path / "far.png"), photo)
-    boxes = boxes + np.array([700, 500, 0, 0])
+    boxes = page.boxes + np.array([700, 500, 0, 0])
     got = {}
     for flag in ("--no-tiles", "--tiles"):
         r = cli.invoke(app, ["predict", "--json", flag, str(tmp_path / "far.png")])
@@ -170,18 +163,16 @@ def test_predict_tiles_find_small_digits_in_a_big_photo(tmp_path, page):
 
 
 def test_camera_tiles_find_small_digits_in_a_far_page(tmp_path, page):
-    """A camera frame with the page far away (a 1920x1440 frame, digits 18 px and up: the net's one pass
-    sees them at under a quarter of their size): --tiles reads more of them than the one pass, frame after
-    frame."""
-    note, boxes = _far(page)
+    """A camera frame with the page far away (a 1920x1440 frame: the net's one pass sees the page's
+    digits at a sixth of their size): --tiles reads more of them than the one pass, frame after frame."""
     frame = np.full((1440, 1920, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
-    frame[480:480 + note.shape[0], 640:640 + note.shape[1]] = note
+    frame[480:960, 640:1280] = page.image
     path = tmp_path / "far.avi"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1920, 1440))
     for _ in range(3):
         w.write(frame)
     w.release()
-    boxes = boxes + np.array([640, 480, 0, 0])
+    boxes = page.boxes + np.array([640, 480, 0, 0])
     got = {}
     for flag in ("--no-tiles", "--tiles"):
         r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--no-smooth", flag])
@@ -193,19 +184,17 @@ def test_camera_tiles_find_small_digits_in_a_far_page(tmp_path, page):
 
 
 def test_camera_reads_an_hd_frame_at_2x_by_default_and_a_vga_one_in_one_pass(tmp_path, page):
-    """A 1920x1080 webcam frame with the page a little further away (digits 18 px and up): by default the
-    camera also reads it in tiles at 2x (the one pass sees them at under a quarter of their size), and finds
-    more than --no-tiles; a 640x480 frame gets at most SMALL_TILES tiles (vision/tiles: near small digits
-    only)."""
-    note, boxes = _far(page)
+    """A 1920x1080 webcam frame with the page at its own size: by default the camera also reads it in tiles
+    at 2x (the one pass sees it at a sixth), and finds more than --no-tiles; a 640x480 frame gets at most
+    SMALL_TILES tiles (vision/tiles: near small digits only)."""
     frame = np.full((1080, 1920, 3), np.array(page.image[5, 5], np.uint8), np.uint8)
-    frame[300:300 + note.shape[0], 640:640 + note.shape[1]] = note
+    frame[300:780, 640:1280] = page.image
     path = tmp_path / "hd.avi"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1920, 1080))
     for _ in range(3):
         w.write(frame)
     w.release()
-    boxes = boxes + np.array([640, 300, 0, 0])
+    boxes = page.boxes + np.array([640, 300, 0, 0])
     got = {}
     for flags in ([], ["--no-tiles"]):
         r = cli.invoke(app, ["camera", "--source", str(path), "--headless", "--json", "--no-smooth", *flags])

@@ -55,6 +55,20 @@ def test_stroke_width_is_normalized(digits):
     assert ink(a) / max(ink(b), 1) < 0.6 * raw_ratio
 
 
+def test_a_crop_solid_with_ink_is_not_eroded_by_a_kernel_wider_than_a_stroke(monkeypatch):
+    """A box that is no digit can hold nothing but ink (a shadow, a dark desk): no edge, so the measured
+    stroke is as wide as the crop; the stroke fix stays within MAX_STROKE_FIX (a kernel thousands of px
+    wide took 0.8 s for one crop)."""
+    from edge_digits.vision import normalize
+
+    sizes = []
+    real = cv2.getStructuringElement
+    monkeypatch.setattr(normalize.cv2, "getStructuringElement", lambda shape, k: sizes.append(k) or real(shape, k))
+    out = normalize.normalize_crop(np.full((96, 90), 255, np.uint8))
+    assert out.shape == (28, 28) and out.max() == 255
+    assert sizes and max(max(k) for k in sizes) <= 2 * normalize.MAX_STROKE_FIX + 1
+
+
 def test_pages_recall_precision_accuracy(digits, runner):
     pages = synth.make_pages(digits.x_test, digits.y_test, 40, seed=11)
     s = evaluate.read_pages(pages, runner)
