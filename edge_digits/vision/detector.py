@@ -263,8 +263,9 @@ class LearnedDetector:
         if tiled:
             from edge_digits.vision.tiles import merge, tiled_passes
 
-            passes = tiled_passes(self, grey, pyr, gate_heat, gate_t, max_tiles)  # coarse to fine from this pass's heat
-            boxes, scores, numbers = merge([(boxes, scores, numbers)] + passes)
+            scales = [letterbox((W, H), self.in_size)[0]]  # net px per frame px of each pass, this one first
+            passes = tiled_passes(self, grey, pyr, gate_heat, gate_t, max_tiles, scales)  # coarse to fine from its heat
+            boxes, scores, numbers = merge([(boxes, scores, numbers)] + passes, scales=scales)
         raw = boxes
         if self.refiner is not None and len(boxes):
             from edge_digits.vision.refine import refine

@@ -40,6 +40,20 @@ def test_merge_keeps_the_best_of_overlaps_drops_pieces_and_joins_numbers():
     assert [(11, 10), (34, 11)] in texts and [(100, 100)] in texts  # the pair is one number, left to right
 
 
+def test_a_box_its_pass_saw_too_small_to_trust_drops_no_piece():
+    """A 30 px digit on a 12 MP photo is 2.4 net px in the whole pass (scale 0.08), which boxes it twice too
+    big; the 4x tile's right box is inside that box but is no piece of it, so both stay. The same boxes from
+    a pass that saw the big box at 16+ net px: the small one is a piece, and goes."""
+    coarse = (np.array([[985, 985, 60, 60]], np.float32), np.array([0.9], np.float32), [[0]])
+    fine = (np.array([[1000, 1000, 22, 30]], np.float32), np.array([0.8], np.float32), [[0]])
+    boxes, _, _ = merge([coarse, fine], scales=[0.08, 0.32])
+    assert len(boxes) == 2  # 60 px x 0.08 = 4.8 net px: under NEST_MIN_NET_H
+    boxes, _, _ = merge([coarse, fine], scales=[0.5, 1.0])
+    assert len(boxes) == 1 and boxes[0].tolist() == [985, 985, 60, 60]  # 30 net px: a piece of it
+    boxes, _, _ = merge([coarse, fine])  # no scales: every box may drop its pieces, as before
+    assert len(boxes) == 1
+
+
 def test_a_link_holds_where_most_passes_that_found_both_digits_made_it():
     a, b, far = [10, 10, 20, 30], [34, 11, 20, 29], [200, 200, 20, 30]
     boxes = np.array([a, b, far], np.float32)
