@@ -54,6 +54,18 @@ def test_a_box_its_pass_saw_too_small_to_trust_drops_no_piece():
     assert len(boxes) == 1
 
 
+def test_a_box_too_small_to_be_a_digit_is_a_piece_even_of_an_unsure_host():
+    """The finest pass, at the frame's own px, boxes a stroke of a 28 px digit 6 px tall: the whole pass
+    saw the digit at 14 net px (not sure of its size), but a 6 px box is no digit we read, so it goes."""
+    coarse = (np.array([[100, 100, 20, 28]], np.float32), np.array([0.7], np.float32), [[0]])
+    stroke = (np.array([[105, 104, 4, 6]], np.float32), np.array([0.6], np.float32), [[0]])
+    boxes, _, _ = merge([coarse, stroke], scales=[0.5, 1.0])
+    assert boxes.tolist() == [[100, 100, 20, 28]]
+    digit = (np.array([[105, 104, 8, 15]], np.float32), np.array([0.6], np.float32), [[0]])
+    boxes, _, _ = merge([coarse, digit], scales=[0.5, 1.0])
+    assert len(boxes) == 2  # 15 px tall: a digit's size, and the host was not sure
+
+
 def test_a_link_holds_where_most_passes_that_found_both_digits_made_it():
     a, b, far = [10, 10, 20, 30], [34, 11, 20, 29], [200, 200, 20, 30]
     boxes = np.array([a, b, far], np.float32)
