@@ -2,7 +2,9 @@
 `make demo` and the README. Built from the bundled MNIST sample by edge_digits.synth, deterministic:
 
     python scripts/make_demo_video.py            # writes tests/data/demo.mp4 and prints its truth
+    python scripts/make_demo_video.py /tmp/long.mp4 --frames 6000   # the same page shaken for 8 minutes
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,9 +29,9 @@ def demo_page() -> synth.Page:
             return page
 
 
-def main(out: Path = OUT) -> None:
+def main(out: Path = OUT, n_frames: int = FRAMES) -> None:
     page = demo_page()
-    frames = synth.shake(page, FRAMES, SEED)
+    frames = synth.shake(page, n_frames, SEED)
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     w = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (page.image.shape[1], page.image.shape[0]))
     if not w.isOpened():
@@ -38,9 +40,15 @@ def main(out: Path = OUT) -> None:
         w.write(f)
     w.release()
     tmp.replace(out)
-    print(f"{out}: {out.stat().st_size} bytes, {FRAMES} frames; truth: "
+    print(f"{out}: {out.stat().st_size} bytes, {n_frames} frames; truth: "
           + json.dumps({"labels": page.labels.tolist(), "readings": page.readings}))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", type=Path, default=OUT, help=f"the video to write (default {OUT.name})")
+    ap.add_argument("--frames", type=int, default=FRAMES, help=f"frames at {FPS} fps (default {FRAMES})")
+    a = ap.parse_args()
+    if a.frames < 1:
+        ap.error("--frames must be at least 1")
+    main(a.out, a.frames)
