@@ -127,7 +127,10 @@ def main() -> None:
     from edge_digits.config import EdgeDigitsError
 
     try:  # a model file that is not there or does not load: the library's one-line error
-        det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO))
+        # the shipped accept and link models only where no other file replaces them (a model fitted on new
+        # features is read by a reader whose shipped file no longer matches them)
+        det = D.load_detector(a.detector, threads=1, tiles=True if a.reader == "tiles" else (False if a.no_auto else D.AUTO),
+                              accept=not (a.accept or a.no_accept), links=not (a.links or a.no_links))
         clf = runtime.load(a.classifier or camera_model(), threads=1)
         if a.refiner:
             from edge_digits.vision.refine import load_refiner
