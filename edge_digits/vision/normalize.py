@@ -33,7 +33,7 @@ def normalize_crop(ink: np.ndarray, stroke: bool = True) -> np.ndarray:
         area = cv2.countNonZero(b)
         edge = area - cv2.countNonZero(cv2.erode(b, K3))
         width = 2.0 * area / max(edge, 1)
-        d = int(np.clip(round((width - STROKE_TARGET) / 2), -MAX_STROKE_FIX, MAX_STROKE_FIX))
+        d = max(-MAX_STROKE_FIX, min(MAX_STROKE_FIX, round((width - STROKE_TARGET) / 2)))  # per crop: no numpy call
         if d:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(d) + 1, 2 * abs(d) + 1))
             if d < 0:

@@ -91,9 +91,10 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: fl
         return boxes, scores, []
     ov, ins = iou_matrix(boxes, boxes), inside_matrix(boxes, boxes)
     area = boxes[:, 2] * boxes[:, 3]
-    net_h = None  # each box's height in its own pass's net px
+    sure = None  # each box seen at NEST_MIN_NET_H net px or more in its own pass
     if scales is not None:
-        net_h = boxes[:, 3] * np.concatenate([np.full(len(p[0]), s, np.float32) for p, s in zip(parts, scales)])
+        scale = np.concatenate([np.full(len(p[0]), s, np.float32) for p, s in zip(parts, scales)])
+        sure = boxes[:, 3] * scale >= NEST_MIN_NET_H
     owner = np.arange(n)
     for i in np.argsort(-scores, kind="stable"):
         if owner[i] != i:
@@ -104,8 +105,8 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, list[list[int]]]], iou_t: fl
     for i in range(n):  # a box mostly inside a kept box more than twice its size is a piece of that digit
         if owner[i] == i:
             host = (ins[i] > nest_t) & (area > 2 * area[i]) & (owner == np.arange(n))
-            if net_h is not None and boxes[i, 3] >= SPARE_MIN_PX:  # a digit's size: only a sure host drops it
-                host &= net_h >= NEST_MIN_NET_H
+            if sure is not None and boxes[i, 3] >= SPARE_MIN_PX:  # a digit's size: only a sure host drops it
+                host &= sure
             if host.any():
                 owner[i] = -1
     keep = [i for i in range(n) if owner[i] == i]
@@ -246,8 +247,8 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
             tile = big[y0: y0 + ih, x0: x0 + iw]
             th, tw = tile.shape[:2]
             prob, geom = detector.maps(tile)
+            ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
             if activity is not None:
-                ls, px, py = letterbox((tw, th), (iw, ih))  # a tile at the frame's edge may be smaller
                 activity.add(prob[..., 0], px - ls * x0, py - ls * y0, ls * s)
             digits, numbers = decode(prob, geom, (tw, th), (iw, ih), detector.tile_heat_t, detector.link_t,
                                      links=detector.links)
@@ -265,5 +266,5 @@ def tiled_passes(detector, grey: np.ndarray, pyr: dict[float, np.ndarray] | None
             b[:, :2] += np.float32([x0, y0])
             out.append((b / s, sc[keep], [[new[i] for i in g if i in new] for g in numbers]))
             if scales_out is not None:
-                scales_out.append(s * letterbox((tw, th), (iw, ih))[0])
+                scales_out.append(s * ls)
     return out
