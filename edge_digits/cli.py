@@ -130,6 +130,8 @@ def train(
     init: Annotated[Optional[Path], typer.Option(
         help="detector: fine-tune, starting from this model.keras (e.g. export/detector/detector.keras); "
              "--seed picks other training pages.")] = None,
+    focus: Annotated[Optional[str], typer.Option(help="detector: force a page condition on a share of the training "
+                                                      "pages, e.g. pen=pencil:0.33 (the hardest pen, a third more often).")] = None,
     data: Annotated[Optional[Path], typer.Option(help="MNIST .npz (Keras layout) or a folder of IDX files.")] = None,
     usps: Annotated[Optional[Path], typer.Option(
         help="USPS .npz (x_train, y_train, x_test, y_test) for edge-cam and detector (default: $EDGE_DIGITS_USPS).")] = None,
@@ -141,7 +143,7 @@ def train(
     opts = _parse_list(optimizer, Optimizer, "optimizer") if optimizer else []
     cfg = TrainConfig(arch=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, optimizers=opts, lr=lr,
                       augment=augment, camera_pages=camera_pages, seed=seed, data=data, usps=usps, out=out,
-                      force=force, init=init)
+                      force=force, init=init, focus=focus)
     with guarded("train"):
         check_number("--lr", lr, 0, 10, lo_open=True)
         from edge_digits.training.train import train as run_train

@@ -180,6 +180,7 @@ class TrainConfig:
     augment: bool | None = None  # None: the recipe's default (on for edge)
     camera_pages: int | None = None  # None: the recipe's (edge-cam: 8000 pages of camera crops; others 0)
     init: Path | None = None  # detector: start from this model file's weights (fine-tuning) instead of random ones
+    focus: str | None = None  # detector: "condition=value:share", forced on that share of the training pages
     usps: Path | None = None  # USPS .npz for recipes that train on it (edge-cam); None: $EDGE_DIGITS_USPS
     seed: int = 0
     data: Path | None = None

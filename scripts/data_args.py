@@ -27,6 +27,7 @@ def add_fit_args(ap: argparse.ArgumentParser, out_help: str) -> None:
     ap.add_argument("--pages", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True, help=out_help)
+    ap.add_argument("--detector", help="detector file whose candidates are fitted (default: the shipped one)")
 
 
 def fit_sets(a: argparse.Namespace):
@@ -38,6 +39,8 @@ def fit_sets(a: argparse.Namespace):
         raise EdgeDigitsError(f"--pages must be in 1..100000, got {a.pages}")
     if not 1 <= a.workers <= 64:
         raise EdgeDigitsError(f"--workers must be in 1..64, got {a.workers}")
+    if a.detector and not Path(a.detector).is_file():
+        raise EdgeDigitsError(f"{a.detector}: no such detector file")
     from edge_digits.data.mnist import load_mnist
     from edge_digits.data.usps import load_usps, usps_path
     from edge_digits.training.detector import split_sets

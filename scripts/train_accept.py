@@ -31,7 +31,8 @@ def main() -> None:
 
     out = check_writable(a.out / "accept.json")
     t0 = time.time()
-    m = train_accept(fit_sets(a), out, a.pages, a.workers, made_by=f"scripts/train_accept.py --pages {a.pages}")
+    m = train_accept(fit_sets(a), out, a.pages, a.workers, made_by=f"scripts/train_accept.py --pages {a.pages}",
+                     detector=a.detector)
     f = m["fit"]
     print(f"{f['candidates']} candidates ({f['digits']} digits) from {a.pages} pages: best F1 on them "
           f"{f['f1']:.4f} at {f['f1_threshold']}; wrote {out} in {time.time() - t0:.0f} s")

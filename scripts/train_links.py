@@ -26,10 +26,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_fit_args(ap, "output folder (make models passes export/links)")
-    ap.add_argument("--detector", help="detector file (default: the shipped one)")
     a = ap.parse_args()
-    if a.detector and not Path(a.detector).is_file():
-        raise EdgeDigitsError(f"{a.detector}: no such detector file")
     from edge_digits.core.files import check_writable
     from edge_digits.training.links import train_links
 

@@ -11,6 +11,7 @@ history.csv and curves.png, written to a temporary sibling and renamed when comp
 """
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import sys
@@ -105,12 +106,35 @@ def _init(sets):
     _W["bank"] = DigitBank.from_arrays(*sets)
 
 
-def _samples(seeds):
+def parse_focus(text: str) -> tuple[dict, float]:
+    """--focus "pen=pencil:0.33" -> ({"pen": "pencil"}, 0.33); anything else is a one-line EdgeDigitsError."""
+    from edge_digits.data.pages import CONDITIONS
+
+    cond, _, share = str(text).partition(":")
+    key, _, value = cond.partition("=")
+    try:
+        f = float(share)
+    except ValueError:
+        f = -1.0
+    if key not in CONDITIONS or value not in CONDITIONS[key] or not 0 < f <= 1:
+        raise EdgeDigitsError(f"--focus {text!r}: expected CONDITION=VALUE:SHARE with a share in (0, 1], e.g. "
+                              f"pen=pencil:0.33 (conditions: {', '.join(CONDITIONS)})")
+    return {key: value}, f
+
+
+def focus_page(seed: int, focus: tuple[dict, float] | None = None):
+    """The training page of this seed (from the worker's digit bank); with focus (parse_focus), its condition
+    forced on that share of the pages, which ones drawn from the seed (a page is the same however chunked)."""
     from edge_digits.data.pages import make_page
 
+    forced = focus[0] if focus and np.random.default_rng(seed + 13).random() < focus[1] else {}
+    return make_page(_W["bank"], np.random.default_rng(seed), **forced)
+
+
+def _samples(seeds, focus: tuple[dict, float] | None = None):
     xs, ys = [], []
     for s in seeds:
-        page, rng = make_page(_W["bank"], np.random.default_rng(s)), np.random.default_rng(s + 7)
+        page, rng = focus_page(s, focus), np.random.default_rng(s + 7)
         for zoom in (False, True):
             x, y = make_sample(page, rng, zoom)
             xs.append(x), ys.append(y)
@@ -137,14 +161,14 @@ def _pool_chunks(fn, sets, seeds: list[int], workers: int, chunk: int = 50):
         yield from pool.imap(fn, chunks)
 
 
-def _sample_arrays(sets, seeds: list[int], workers: int):
+def _sample_arrays(sets, seeds: list[int], workers: int, focus: tuple[dict, float] | None = None):
     """The training samples of these page seeds (two a page) in arrays filled as the chunks come: the
     samples of 8,000 pages take 2.6 GB, and joining lists of chunks needed twice that at its peak."""
     n = 2 * len(seeds)
     X = np.empty((n, IN_H, IN_W), np.uint8)
     Y = np.empty((n, IN_H // STRIDE, IN_W // STRIDE, 9), np.float16)
     pos = 0
-    for x, y in _pool_chunks(_samples, sets, seeds, workers):
+    for x, y in _pool_chunks(functools.partial(_samples, focus=focus), sets, seeds, workers):
         X[pos: pos + len(x)], Y[pos: pos + len(y)] = x, y
         pos += len(x)
     return X[:pos], Y[:pos]
@@ -252,7 +276,8 @@ def train(cfg: TrainConfig):
     commit = provenance.git_commit()
     t0 = time.time()
     sets = split_sets(mnist, usps, "train")
-    X, Y = _sample_arrays(sets, [1_000_000 + cfg.seed * 100_003 + i for i in range(n_pages)], workers)
+    focus = parse_focus(cfg.focus) if cfg.focus else None
+    X, Y = _sample_arrays(sets, [1_000_000 + cfg.seed * 100_003 + i for i in range(n_pages)], workers, focus)
     gen_s = time.time() - t0
     steps = (cfg.epochs or EPOCHS) * math.ceil(len(X) / batch)
     _log(f"{len(X):,} samples from {n_pages:,} generated pages in {gen_s:.0f} s", cfg)
@@ -323,7 +348,7 @@ def train(cfg: TrainConfig):
     scores = dev_scores(keras_maps, dev)
     _log(f"dev pages ({scores['pages']}, {scores['digits']:,} digits): recall {scores['recall']:.2%}, precision "
          f"{scores['precision']:.2%}, numbers linked {scores['numbers_linked']:.2%}", cfg)
-    metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
+    metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None, "focus": cfg.focus, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
                "steps_planned": steps, "batch_size": batch, "lr": lr, "seed": cfg.seed, "interrupted": bool(asked),
                "generate_seconds": round(gen_s, 1), "train_seconds": round(train_s, 1), "dev": scores,
                "data": {"mnist": mnist.source, "mnist_sha256": mnist.sha256,

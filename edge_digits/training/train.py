@@ -321,6 +321,12 @@ def train(cfg: TrainConfig) -> list[RunResult]:
         raise EdgeDigitsError("--arch digits8x8 goes with --dataset sklearn-digits (8x8 images), and only it")
     if cfg.init is not None and cfg.arch != Arch.detector:
         raise EdgeDigitsError("--init (fine-tuning from a model file) applies to --arch detector only")
+    if cfg.focus is not None:
+        if cfg.arch != Arch.detector:
+            raise EdgeDigitsError("--focus (a page condition forced on a share of the pages) applies to --arch detector only")
+        from edge_digits.training.detector import parse_focus
+
+        parse_focus(cfg.focus)
     if cfg.init is not None and not Path(cfg.init).is_file():
         raise EdgeDigitsError(f"{cfg.init}: no such model file (--init takes a detector's model.keras)")
     prepare_out(cfg.out, cfg.force)

@@ -47,11 +47,12 @@ def test_f1_threshold_picks_the_best_cut():
 
 
 @pytest.mark.parametrize("args, msg", [(["--pages", "0"], "--pages"), (["--workers", "-1"], "--workers"),
-                                       (["--data", "{bad}"], "error:")])
+                                       (["--data", "{bad}"], "error:"),
+                                       (["--detector", "{missing}"], "no such detector file")])
 def test_the_script_refuses_bad_input_in_one_line(tmp_path, args, msg):
     bad = tmp_path / "mnist.npz"
     bad.write_bytes(b"not an npz")
-    args = [str(bad) if a == "{bad}" else a for a in args]
+    args = [str(bad) if a == "{bad}" else str(tmp_path / "none.tflite") if a == "{missing}" else a for a in args]
     r = subprocess.run([sys.executable, str(SCRIPT), *args, "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.startswith("error:") and msg in r.stderr and "Traceback" not in r.stderr, r.stderr

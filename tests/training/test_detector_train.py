@@ -119,7 +119,11 @@ def test_the_detector_net_gives_quarter_resolution_maps_at_any_multiple_of_8():
 
 
 @pytest.mark.parametrize("args, msg", [(["--arch", "edge", "--init", "export/detector/detector.keras"], "--arch detector only"),
-                                       (["--arch", "detector", "--init", "{missing}"], "no such model file")])
+                                       (["--arch", "detector", "--init", "{missing}"], "no such model file"),
+                                       (["--arch", "edge", "--focus", "pen=pencil:0.3"], "--arch detector only"),
+                                       (["--arch", "detector", "--focus", "pen=pencil"], "CONDITION=VALUE:SHARE"),
+                                       (["--arch", "detector", "--focus", "pen=quill:0.3"], "CONDITION=VALUE:SHARE"),
+                                       (["--arch", "detector", "--focus", "pen=pencil:1.5"], "CONDITION=VALUE:SHARE")])
 def test_init_is_refused_in_one_line_where_it_cannot_apply(tmp_path, args, msg):
     args = [str(tmp_path / "none.keras") if a == "{missing}" else a for a in args]
     r = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "d")])
@@ -140,3 +144,21 @@ def test_init_weights_come_from_a_detector_file_only(tmp_path):
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
     with pytest.raises(EdgeDigitsError, match="not a Keras model file"):
         _init_weights(tmp_path / "junk.keras", model)
+
+
+def test_focus_forces_its_condition_on_its_share_of_the_training_pages():
+    from edge_digits.data.mnist import load_mnist
+    from edge_digits.training.detector import _init, focus_page, parse_focus
+
+    d = load_mnist("tests/data/mnist_sample.npz")
+    _init([(d.x_train, d.y_train)])
+    focus = parse_focus("pen=pencil:0.5")
+    assert focus == ({"pen": "pencil"}, 0.5)
+    plain = [focus_page(s).conditions["pen"] for s in range(60)]
+    got = [focus_page(s, focus).conditions["pen"] for s in range(60)]
+    forced = [np.random.default_rng(s + 13).random() < 0.5 for s in range(60)]
+    assert 20 <= sum(forced) <= 40
+    assert all(g == "pencil" for g, f in zip(got, forced) if f)
+    assert all(g == p for g, p, f in zip(got, plain, forced) if not f)  # the other pages as without focus
+    assert sum(g == "pencil" for g in got) > sum(p == "pencil" for p in plain) + 10
+    assert all(focus_page(s, ({"pen": "pencil"}, 1.0)).conditions["pen"] == "pencil" for s in range(5))
