@@ -6,8 +6,9 @@ becomes an ignore region, a number loses its cut digits), with random exposure a
 the net's 320x240 input; targets as detector_targets.encode_targets. The loop is a fixed number of steps
 with a warm-up and a cosine learning rate (deterministic for a seed on one machine); three steps in four
 train on 160x224 windows of the samples centred near a digit, the fourth on whole samples. Ctrl-C keeps
-the weights so far. The run folder: model.keras, metrics.json (dev-page recall, precision, numbers linked right),
-history.csv and curves.png, written to a temporary sibling and renamed when complete.
+the weights so far. --focus CONDITION=VALUE:SHARE forces a page condition on that share of the pages. The
+run folder (model.keras, metrics.json: dev recall, precision, numbers linked right; history.csv, curves.png)
+is written to a temporary sibling and renamed when complete.
 """
 from __future__ import annotations
 
@@ -112,10 +113,7 @@ def parse_focus(text: str) -> tuple[dict, float]:
 
     cond, _, share = str(text).partition(":")
     key, _, value = cond.partition("=")
-    try:
-        f = float(share)
-    except ValueError:
-        f = -1.0
+    f = float(share) if share.replace(".", "", 1).isdigit() else -1.0
     if key not in CONDITIONS or value not in CONDITIONS[key] or not 0 < f <= 1:
         raise EdgeDigitsError(f"--focus {text!r}: expected CONDITION=VALUE:SHARE with a share in (0, 1], e.g. "
                               f"pen=pencil:0.33 (conditions: {', '.join(CONDITIONS)})")
