@@ -7,7 +7,7 @@ Why: a fine-tune toward one condition (`train --arch detector --focus pen=pencil
 page generator's dev pages but lost tiny digits on the other generator's (data.synth); the average of
 the two nets kept both (WiSE-FT, Wortsman et al. 2022: interpolating a fine-tune with its start keeps
 what each knows; export/detector/README.md has the figures). The start is the run's own --init (from
-its metrics.json) unless --init is given. The blend is scored on the same dev pages as train scores a
+its metrics.json; refused if that file changed since) unless --init is given. The blend is scored on the same dev pages as train scores a
 run, and its metrics.json is the run's with those scores and a "blend" record. Averaging two weight
 lists is one line of numpy: no library needed.
 """
@@ -47,12 +47,16 @@ def main() -> None:
         raise EdgeDigitsError(f"{a.run}: not a detector run folder ({type(e).__name__}: {str(e)[:80]})") from None
     if init is None:
         raise EdgeDigitsError(f"{a.run}: trained from scratch (no --init): give --init, the weights to blend with")
+    from edge_digits.core import files, provenance
+
+    if a.init is None and metrics.get("init_sha256") and (not init.is_file() or files.sha256_file(init) != metrics["init_sha256"]):
+        raise EdgeDigitsError(f"{init}: not the file {a.run} started from (changed since: a blend shipped over it?); "
+                              "give --init, the weights it started from")
     if a.out.exists() and not a.force:
         raise EdgeDigitsError(f"{a.out}: exists (use --force to replace)")
 
     import numpy as np
 
-    from edge_digits.core import files, provenance
     from edge_digits.core.quiet import import_tensorflow
     from edge_digits.data.mnist import load_mnist
     from edge_digits.data.usps import load_usps, usps_path

@@ -346,7 +346,8 @@ def train(cfg: TrainConfig):
     scores = dev_scores(keras_maps, dev)
     _log(f"dev pages ({scores['pages']}, {scores['digits']:,} digits): recall {scores['recall']:.2%}, precision "
          f"{scores['precision']:.2%}, numbers linked {scores['numbers_linked']:.2%}", cfg)
-    metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None, "focus": cfg.focus, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
+    metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None,
+               "init_sha256": files.sha256_file(cfg.init) if cfg.init else None, "focus": cfg.focus, "pages": n_pages, "samples": int(len(X)), "steps": len(hist),
                "steps_planned": steps, "batch_size": batch, "lr": lr, "seed": cfg.seed, "interrupted": bool(asked),
                "generate_seconds": round(gen_s, 1), "train_seconds": round(train_s, 1), "dev": scores,
                "data": {"mnist": mnist.source, "mnist_sha256": mnist.sha256,

@@ -26,9 +26,12 @@ def _run_folder(path, init):
 
 
 @pytest.mark.parametrize("case, msg", [("weight", "--weight"), ("missing", "not a detector run folder"),
-                                       ("scratch", "trained from scratch")])
+                                       ("scratch", "trained from scratch"), ("changed", "not the file")])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case, msg):
     run = tmp_path / "none" if case == "missing" else _run_folder(tmp_path / "run", None if case == "scratch" else str(SHIPPED))
+    if case == "changed":  # the run started from a file that has been replaced since
+        m = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**m, "init_sha256": "0" * 64}))
     r = _run(run, "--out", tmp_path / "out", *(["--weight", "2"] if case == "weight" else []))
     assert r.returncode == 1 and r.stderr.startswith("error:") and msg in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
