@@ -49,6 +49,6 @@ if __name__ == "__main__":
     ap.add_argument("out", nargs="?", type=Path, default=OUT, help=f"the video to write (default {OUT.name})")
     ap.add_argument("--frames", type=int, default=FRAMES, help=f"frames at {FPS} fps (default {FRAMES})")
     a = ap.parse_args()
-    if a.frames < 1:
-        ap.error("--frames must be at least 1")
+    if not 1 <= a.frames <= 100_000:  # every frame is held in memory before writing (about 1 GB a 1,000)
+        ap.error("--frames must be in 1..100000")
     main(a.out, a.frames)

@@ -25,5 +25,6 @@ def test_writes_the_frames_asked_for(tmp_path):
 def test_help_and_bad_frames_write_nothing(tmp_path):
     r = _run("--help")
     assert r.returncode == 0 and "--frames" in r.stdout
-    r = _run(str(tmp_path / "x.mp4"), "--frames", "0")
-    assert r.returncode == 2 and "--frames" in r.stderr and not list(tmp_path.iterdir())
+    for bad in ("0", "-3", "1000000000", "nan"):
+        r = _run(str(tmp_path / "x.mp4"), "--frames", bad)
+        assert r.returncode == 2 and "--frames" in r.stderr and not list(tmp_path.iterdir())

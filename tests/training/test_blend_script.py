@@ -25,14 +25,15 @@ def _run_folder(path, init):
     return path
 
 
-@pytest.mark.parametrize("case, msg", [("weight", "--weight"), ("missing", "not a detector run folder"),
+@pytest.mark.parametrize("case, msg", [("weight", "--weight"), ("nan", "--weight"), ("negative", "--weight"),
+                                       ("missing", "not a detector run folder"),
                                        ("scratch", "trained from scratch"), ("changed", "not the file")])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case, msg):
     run = tmp_path / "none" if case == "missing" else _run_folder(tmp_path / "run", None if case == "scratch" else str(SHIPPED))
     if case == "changed":  # the run started from a file that has been replaced since
         m = json.loads((run / "metrics.json").read_text())
         (run / "metrics.json").write_text(json.dumps({**m, "init_sha256": "0" * 64}))
-    r = _run(run, "--out", tmp_path / "out", *(["--weight", "2"] if case == "weight" else []))
+    r = _run(run, "--out", tmp_path / "out", *{"weight": ["--weight", "2"], "nan": ["--weight", "nan"], "negative": ["--weight", "-0.5"]}.get(case, []))
     assert r.returncode == 1 and r.stderr.startswith("error:") and msg in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 

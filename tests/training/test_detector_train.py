@@ -123,7 +123,9 @@ def test_the_detector_net_gives_quarter_resolution_maps_at_any_multiple_of_8():
                                        (["--arch", "edge", "--focus", "pen=pencil:0.3"], "--arch detector only"),
                                        (["--arch", "detector", "--focus", "pen=pencil"], "CONDITION=VALUE:SHARE"),
                                        (["--arch", "detector", "--focus", "pen=quill:0.3"], "CONDITION=VALUE:SHARE"),
-                                       (["--arch", "detector", "--focus", "pen=pencil:1.5"], "CONDITION=VALUE:SHARE")])
+                                       (["--arch", "detector", "--focus", "pen=pencil:1.5"], "CONDITION=VALUE:SHARE"),
+                                       (["--arch", "detector", "--focus", "pen=pencil:nan"], "CONDITION=VALUE:SHARE"),
+                                       (["--arch", "detector", "--focus", "pen=pencil:-0.3"], "CONDITION=VALUE:SHARE")])
 def test_init_is_refused_in_one_line_where_it_cannot_apply(tmp_path, args, msg):
     args = [str(tmp_path / "none.keras") if a == "{missing}" else a for a in args]
     r = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "d")])
