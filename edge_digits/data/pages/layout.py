@@ -1,5 +1,6 @@
 """Where digits go (scattered, rows, columns, tables, keypads, cut by the frame edge) and the strokes that
-are no digit (underlines, boxes, scribbles, crossings-out, letter-like strokes), which never touch a digit."""
+are no digit (underlines, boxes, scribbles, crossings-out, letter-like strokes, pen dots, commas and dashes
+beside numbers), which never touch a digit."""
 from __future__ import annotations
 
 import cv2
@@ -220,6 +221,40 @@ def add_clutter(s, img, pen, h0, groups, digits):
                 if all(_clear(s, p, thick + 0.4 * h0) for p in shp):
                     lines += shp
                     break
-    lines = [p for p in lines if _clear(s, p, thick)]
+    dots, strokes = _punctuation(s, rng, groups, h0, thick) if rng.random() < 0.6 else ([], [])
+    lines = [p for p in lines + strokes if _clear(s, p, thick)]
     if lines:
         cv2.polylines(img, [np.round(p * 8).astype(np.int32) for p in lines], False, col, thick, cv2.LINE_AA, 3)
+    for (x, y), r in dots:
+        cv2.circle(img, (int(round(x * 8)), int(round(y * 8))), int(round(r * 8)), col, -1, cv2.LINE_AA, 3)
+
+
+def _punctuation(s, rng, groups, h0, thick):
+    """Pen dots, decimal points, commas and dashes beside numbers (a real page's commonest false digit: a
+    dot reads as a small 0 or 6, a dash as a 1 lying down). Dots come back as (centre, radius) and are
+    drawn filled; commas and dashes come back as strokes for the page's other lines. All clear of digit ink."""
+    dots, strokes = [], []
+    for _ in range(int(rng.integers(1, 5))):
+        if groups and rng.random() < 0.7:  # at a number's end, on its baseline (a full stop) or mid-height
+            bx = np.array([s.taken[k] for k in groups[int(rng.integers(len(groups)))]])
+            x0, y0 = bx[:, :2].min(0)
+            x1, y1 = bx[:, 2:].max(0)
+            h = y1 - y0
+            x = x1 + rng.uniform(0.15, 0.6) * h if rng.random() < 0.8 else x0 - rng.uniform(0.15, 0.6) * h
+            y = y1 - rng.uniform(0, 0.1) * h if rng.random() < 0.6 else y0 + rng.uniform(0.35, 0.65) * h
+        else:
+            x, y = s.to_canvas([[rng.uniform(0, s.W), rng.uniform(0, s.H)]])[0]
+        kind = rng.random()
+        if kind < 0.5:  # a dot
+            r = max(1.0, thick * rng.uniform(0.5, 2.5))
+            if _clear(s, np.array([[x - r, y - r], [x + r, y + r]]), 2):
+                dots.append(((x, y), r))
+        else:  # a comma (a dot with a short tail) or a dash
+            L = h0 * (rng.uniform(0.08, 0.2) if kind < 0.7 else rng.uniform(0.15, 0.5))
+            p = (np.array([[0, 0], [-0.15 * L, L]]) if kind < 0.7 else np.array([[0, 0], [L, rng.uniform(-0.1, 0.1) * L]]))
+            if _clear(s, p + (x, y), thick):
+                strokes.append(p + (x, y))
+                if kind < 0.7:
+                    dots.append(((x, y), max(1.0, 0.8 * thick)))
+    return dots, strokes
+
