@@ -3,6 +3,7 @@ scripts/make_demo_video.py). With a display, the camera window (q quits); withou
 
     python scripts/demo.py [VIDEO]
 """
+import argparse
 import io
 import json
 import sys
@@ -41,4 +42,6 @@ def main(video: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else VIDEO))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("video", nargs="?", type=Path, default=VIDEO, help="video file, folder, glob or camera index")
+    sys.exit(main(ap.parse_args().video))

@@ -5,6 +5,7 @@
 Train rows come from MNIST's training split and test rows from its test split, so accuracy on the sample
 test rows is a fair (if noisy) estimate. Rerunning with the same file reproduces the same bytes.
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -34,4 +35,10 @@ def main(src):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist.npz")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("src", nargs="?", default="../shared/data/mnist.npz", help="Keras' mnist.npz")
+    src = ap.parse_args().src
+    try:
+        main(src)
+    except (OSError, ValueError, KeyError) as e:  # a missing, unreadable or foreign file: one line, no traceback
+        sys.exit(f"error: {src}: not a readable MNIST .npz ({type(e).__name__}: {e})")

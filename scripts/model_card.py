@@ -3,6 +3,7 @@
     python scripts/model_card.py export
     python scripts/model_card.py export/camera
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -61,4 +62,11 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "export")
+    from edge_digits.config import EdgeDigitsError
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("folder", nargs="?", default="export", help="export folder with manifest.json")
+    try:
+        main(ap.parse_args().folder)
+    except EdgeDigitsError as e:
+        sys.exit(f"error: {e}")

@@ -6,6 +6,7 @@ With --legibility: sheets of the dev pages' digits just below and just above the
 the truth cannot be read and the ones kept can: OUT_below.png, OUT_above.png."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -61,11 +62,21 @@ def legibility_sheets(bank, out: str, n_pages: int = 300) -> None:
 
 
 def main(argv):
-    bank = banks(argv[0], argv[1], "dev")
-    out = argv[2] if len(argv) > 2 and not argv[2].startswith("--") else "/tmp/pages_sheet.png"
-    if "--legibility" in argv:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mnist", help="Keras' mnist.npz")
+    ap.add_argument("usps", help="USPS .npz")
+    ap.add_argument("out", nargs="?", default="/tmp/pages_sheet.png", help="PNG to write")
+    ap.add_argument("--bare", action="store_true", help="no ground truth drawn")
+    ap.add_argument("--legibility", action="store_true", help="the legibility sheets instead")
+    a = ap.parse_args(argv)
+    try:
+        bank = banks(a.mnist, a.usps, "dev")
+    except (OSError, ValueError, KeyError) as e:  # a missing or foreign file: one line, no traceback
+        sys.exit(f"error: cannot read the digits: {type(e).__name__}: {e}")
+    out = a.out
+    if a.legibility:
         return legibility_sheets(bank, out)
-    bare = "--bare" in argv
+    bare = a.bare
     tiles = []
     for k, ov in enumerate(OVERRIDES):
         p = make_page(bank, np.random.default_rng(100 + k), (640, 480), **ov)
