@@ -10,7 +10,8 @@ Pages: dev pages of data.pages (MNIST train[50000:] + USPS train[6000:]): the be
 --split synth: pages of the old generator (data.synth) of MNIST train[50000:], seed 4321, digits only.
 Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
 --by-height adds recall, precision and read right per digit height; --by-label the same per digit (the true
-label; precision over the boxes read as that digit).
+label; precision over the boxes read as that digit); --true-boxes the classifier alone on every digit cut at
+its true box, the read right that perfect boxes would give.
 """
 from __future__ import annotations
 
@@ -70,6 +71,31 @@ def number_failures(pages, results) -> dict:
     return why
 
 
+def true_box_reads(pages, clf, view_grow: float, by: str | None) -> dict:
+    """The classifier alone, each true digit cut at its true box as the reader cuts a refined box (both
+    views) and read: what read right would be with perfect boxes. {"all" or "cond=value": [right, n]}."""
+    from collections import defaultdict
+
+    from edge_digits.vision.crops import classifier_batch, classify_views
+
+    tot = defaultdict(lambda: [0, 0])
+    for p in pages:
+        if not len(p.boxes):
+            continue
+        grey = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
+        boxes = [tuple(float(v) for v in b) for b in p.boxes]
+        if view_grow:
+            batch, _, second = classifier_batch(grey, boxes, in_box=True, view_grow=view_grow)
+        else:
+            batch, second = classifier_batch(grey, boxes, in_box=True), None
+        va, vb = classify_views(clf, batch, second)
+        right = (va + vb).argmax(1) == np.asarray(p.labels)
+        for key in ["all"] + ([f"{by}={p.conditions.get(by, '-')}"] if by else []):
+            tot[key][0] += int(right.sum())
+            tot[key][1] += len(right)
+    return dict(tot)
+
+
 def main() -> None:
     from data_args import add_data_args, check_data_args
 
@@ -105,6 +131,8 @@ def main() -> None:
                     help="also why the true numbers not read whole were not: a digit missing, misread, or the "
                          "number split or joined with others")
     ap.add_argument("--by-condition", metavar="NAME", help="also the figures per value of this condition (layout, pen, ...)")
+    ap.add_argument("--true-boxes", action="store_true",
+                    help="also the classifier alone on each digit cut at its true box (read right with perfect boxes)")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     check_data_args(a)
@@ -192,6 +220,9 @@ def main() -> None:
         why = number_failures(pages, results)
         n = sum(why.values())
         print("  numbers: " + ", ".join(f"{k} {v} ({100 * v / max(n, 1):.1f}%)" for k, v in why.items()))
+    if a.true_boxes:
+        for key, (right, n) in sorted(true_box_reads(pages, clf, det.view_grow, a.by_condition).items()):
+            print(f"  classifier on the true boxes, {key}: {n} digits, read right {100 * right / max(n, 1):.2f}%")
     for key, on in (("by_height", a.by_height), ("by_label", a.by_label)):
         for name, m in rep[key].items() if on else ():
             print(f"  {name:>10}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "

@@ -30,6 +30,16 @@ def test_dev_eval_scores_pages_and_takes_the_thresholds():
     assert int(m[5]) > 4
 
 
+def test_dev_eval_reads_the_true_boxes_with_the_classifier_alone():
+    out = _run("dev_eval.py", "--pages", "6", "--size", "640x480", "--no-auto", "--true-boxes", "--by-condition", "pen")
+    digits = int(re.search(r"6 pages, (\d+) digits", out)[1])
+    rows = re.findall(r"classifier on the true boxes, (\S+): (\d+) digits, read right ([\d.]+)%", out)
+    every = dict((k, int(n)) for k, n, _ in rows)
+    assert every["all"] == digits > 0, out  # every true digit read once
+    assert sum(n for k, n in every.items() if k.startswith("pen=")) == digits
+    assert all(0 <= float(v) <= 100 for _, _, v in rows) and float(rows[0][2]) > 50  # the classifier reads most
+
+
 def test_dev_eval_reads_with_another_classifier_and_rejects_a_missing_one(tmp_path):
     out = _run("dev_eval.py", "--pages", "2", "--size", "640x480", "--no-auto",
                "--classifier", str(ROOT / "export" / "edge_int8.tflite"),
