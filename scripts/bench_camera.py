@@ -190,6 +190,31 @@ def models_check(mnist: str, usps: str) -> dict:
     return out
 
 
+def true_box_reads(pages, clf, view_grow: float) -> dict:
+    """The classifier alone: each true digit cut at its true box as the reader cuts a refined box (both
+    views) and read, what read right would be with perfect boxes. {"all" and "condition=value": [right, n]}."""
+    from collections import defaultdict
+
+    from edge_digits.vision.crops import classifier_batch, classify_views
+
+    tot = defaultdict(lambda: [0, 0])
+    for p in pages:
+        if not len(p.boxes):
+            continue
+        grey = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
+        boxes = [tuple(float(v) for v in b) for b in p.boxes]
+        if view_grow:
+            batch, _, second = classifier_batch(grey, boxes, in_box=True, view_grow=view_grow)
+        else:
+            batch, second = classifier_batch(grey, boxes, in_box=True), None
+        va, vb = classify_views(clf, batch, second)
+        right = (va + vb).argmax(1) == np.asarray(p.labels)
+        for key in ["all"] + [f"{k}={v}" for k, v in p.conditions.items() if k != "generator"]:
+            tot[key][0] += int(right.sum())
+            tot[key][1] += len(right)
+    return dict(tot)
+
+
 def pct(m) -> str:
     if not m["n"]:
         return "-"
@@ -219,10 +244,15 @@ def report_md(doc: dict) -> str:
             exact = pct(o["pages_exact"]) if s["numbers"] else "-"  # pages with no numbers scored: no exact page
             L.append(f"| {r} | {ci(o['recall'])} | {ci(o['precision'])} | {ci(o['read_right'])} | "
                      f"{ci(o['numbers_whole'])} | {exact} |")
+        tb = s.get("true_boxes")
+        tb_pct = lambda k: f"{100 * tb[k][0] / tb[k][1]:.1f}" if tb and tb.get(k, [0, 0])[1] else "-"  # noqa: E731
+        if tb:
+            L += ["", f"The classifier alone, each true digit cut at its true box as the reader cuts its own and read "
+                      f"(read right with perfect boxes): {tb_pct('all')}% (column *true boxes RR* below)."]
         L += ["", "Recall / precision / read right / numbers whole per condition value (" + " | ".join(s["readers"]) + "):", ""]
         names = list(s["readers"])
-        L += ["| condition | value | pages | digits | " + " | ".join(f"{r} R/P/RR/N" for r in names) + " |",
-              "|---|---|---|---|" + "---|" * len(names)]
+        L += ["| condition | value | pages | digits | " + " | ".join(f"{r} R/P/RR/N" for r in names)
+              + (" | true boxes RR |" if tb else " |"), "|---|---|---|---|" + "---|" * (len(names) + bool(tb))]
         first = s["readers"][names[0]]["by_condition"]
         for cls, vals in first.items():
             for v, m in vals.items():
@@ -230,7 +260,8 @@ def report_md(doc: dict) -> str:
                 for r in names:
                     q = s["readers"][r]["by_condition"][cls][v]
                     cells.append("/".join(pct(q[k]) for k in ("recall", "precision", "read_right", "numbers_whole")))
-                L.append(f"| {cls} | {v} | {m['pages']} | {m['digits']} | " + " | ".join(cells) + " |")
+                L.append(f"| {cls} | {v} | {m['pages']} | {m['digits']} | " + " | ".join(cells)
+                         + (f" | {tb_pct(f'{cls}={v}')} |" if tb else " |"))
         for key, title, first in (("by_height", "By true digit height (recall / read right):", "height"),
                                   ("by_label", "By digit, the true label (recall / read right):", "digit")):
             L += ["", title, "", f"| {first} | digits | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
@@ -343,6 +374,12 @@ def main() -> None:
             print(f"  {r}: recall {o['recall']['value']:.4f} precision {o['precision']['value']:.4f} read right "
                   f"{o['read_right']['value']:.4f} numbers {o['numbers_whole']['value']:.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr)
+        if "learned" in names:  # the classifier alone on perfect boxes: how much of read right the boxes cost
+            from edge_digits import runtime
+            from edge_digits.config import camera_model
+            from edge_digits.vision.crops import VIEW_GROW
+
+            entry["true_boxes"] = true_box_reads(pages, runtime.load(camera_model(), threads=1), VIEW_GROW)
         doc["splits"][split] = entry
         if split == "dev":
             dev_pages = pages

@@ -71,31 +71,6 @@ def number_failures(pages, results) -> dict:
     return why
 
 
-def true_box_reads(pages, clf, view_grow: float, by: str | None) -> dict:
-    """The classifier alone, each true digit cut at its true box as the reader cuts a refined box (both
-    views) and read: what read right would be with perfect boxes. {"all" or "cond=value": [right, n]}."""
-    from collections import defaultdict
-
-    from edge_digits.vision.crops import classifier_batch, classify_views
-
-    tot = defaultdict(lambda: [0, 0])
-    for p in pages:
-        if not len(p.boxes):
-            continue
-        grey = cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY)
-        boxes = [tuple(float(v) for v in b) for b in p.boxes]
-        if view_grow:
-            batch, _, second = classifier_batch(grey, boxes, in_box=True, view_grow=view_grow)
-        else:
-            batch, second = classifier_batch(grey, boxes, in_box=True), None
-        va, vb = classify_views(clf, batch, second)
-        right = (va + vb).argmax(1) == np.asarray(p.labels)
-        for key in ["all"] + ([f"{by}={p.conditions.get(by, '-')}"] if by else []):
-            tot[key][0] += int(right.sum())
-            tot[key][1] += len(right)
-    return dict(tot)
-
-
 def main() -> None:
     from data_args import add_data_args, check_data_args
 
@@ -148,7 +123,7 @@ def main() -> None:
     from edge_digits.data.pages.score import score
     from edge_digits.vision import detector as D
     from edge_digits.vision import pipeline, tiles
-    from bench_camera import as_result
+    from bench_camera import as_result, true_box_reads
 
     if a.max_levels is not None:
         tiles.MAX_LEVELS = a.max_levels
@@ -221,7 +196,10 @@ def main() -> None:
         n = sum(why.values())
         print("  numbers: " + ", ".join(f"{k} {v} ({100 * v / max(n, 1):.1f}%)" for k, v in why.items()))
     if a.true_boxes:
-        for key, (right, n) in sorted(true_box_reads(pages, clf, det.view_grow, a.by_condition).items()):
+        reads = true_box_reads(pages, clf, det.view_grow)
+        for key, (right, n) in sorted(reads.items()):
+            if key != "all" and not (a.by_condition and key.startswith(a.by_condition + "=")):
+                continue
             print(f"  classifier on the true boxes, {key}: {n} digits, read right {100 * right / max(n, 1):.2f}%")
     for key, on in (("by_height", a.by_height), ("by_label", a.by_label)):
         for name, m in rep[key].items() if on else ():
