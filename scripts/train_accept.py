@@ -25,14 +25,17 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_fit_args(ap, "output folder (make models passes export/accept)")
+    ap.add_argument("--classifier", help="classifier file that reads the candidates (default: the shipped camera one)")
     a = ap.parse_args()
+    if a.classifier and not Path(a.classifier).is_file():
+        raise EdgeDigitsError(f"{a.classifier}: no such classifier file")
     from edge_digits.core.files import check_writable
     from edge_digits.training.accept import train_accept
 
     out = check_writable(a.out / "accept.json")
     t0 = time.time()
     m = train_accept(fit_sets(a), out, a.pages, a.workers, made_by=f"scripts/train_accept.py --pages {a.pages}",
-                     detector=a.detector)
+                     detector=a.detector, classifier=a.classifier)
     f = m["fit"]
     print(f"{f['candidates']} candidates ({f['digits']} digits) from {a.pages} pages: best F1 on them "
           f"{f['f1']:.4f} at {f['f1_threshold']}; wrote {out} in {time.time() - t0:.0f} s")

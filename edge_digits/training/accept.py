@@ -39,9 +39,9 @@ def page_candidates(page, detector, runner) -> tuple[np.ndarray, np.ndarray]:
     return c.features[kept], y[kept]
 
 
-def _chunk(detector, seeds):
+def _chunk(detector, classifier, seeds):
     """Candidates of these page seeds, in a worker of training.detector._pool_chunks (its digit bank), found
-    by the detector file given (None: the shipped one)."""
+    by the detector file given and read by the classifier file given (None: the shipped ones)."""
     from edge_digits import runtime
     from edge_digits.config import camera_model
     from edge_digits.data.pages import make_page
@@ -49,7 +49,7 @@ def _chunk(detector, seeds):
     from edge_digits.vision.detector import AUTO, load_detector
 
     if "det" not in _W:  # the reader as shipped, less the decision being fitted
-        _W["det"], _W["clf"] = load_detector(detector, threads=1, accept=False), runtime.load(camera_model(), threads=1)
+        _W["det"], _W["clf"] = load_detector(detector, threads=1, accept=False), runtime.load(classifier or camera_model(), threads=1)
     parts = []
     for s in seeds:
         _W["det"].tiles = True if s % 2 else AUTO  # camera's reader and predict's, alike
@@ -58,13 +58,13 @@ def _chunk(detector, seeds):
             np.concatenate([p[1] for p in parts]))
 
 
-def make_candidates(sets, n_pages: int, workers: int = 2, seed: int = PAGE_SEED, detector=None):
+def make_candidates(sets, n_pages: int, workers: int = 2, seed: int = PAGE_SEED, detector=None, classifier=None):
     """(features, is-a-digit) of n_pages pages from these digit pools (training.detector.split_sets)."""
     from functools import partial
 
     from edge_digits.training.detector import _pool_chunks
 
-    parts = list(_pool_chunks(partial(_chunk, detector), sets, [seed + i for i in range(n_pages)], workers))
+    parts = list(_pool_chunks(partial(_chunk, detector, classifier), sets, [seed + i for i in range(n_pages)], workers))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -98,12 +98,13 @@ def fit(X: np.ndarray, y: np.ndarray, C: float = 1.0, names: tuple = FEATURES, w
                     "kept_digits": int((keep & y).sum()), "kept_not_digits": int((keep & ~y).sum()), "C": C}}
 
 
-def train_accept(sets, out, n_pages: int = 1500, workers: int = 2, made_by: str = "", detector=None) -> dict:
+def train_accept(sets, out, n_pages: int = 1500, workers: int = 2, made_by: str = "", detector=None,
+                 classifier=None) -> dict:
     """Candidates of n_pages pages -> fit -> out (JSON, written whole or not at all). Returns the model."""
     from edge_digits.core import files, provenance
 
     t0 = time.time()
-    X, y = make_candidates(sets, n_pages, workers, detector=detector)
+    X, y = make_candidates(sets, n_pages, workers, detector=detector, classifier=classifier)
     model = fit(X, y)
     model["made_by"] = made_by
     model["pages"] = {"count": n_pages, "first_seed": PAGE_SEED, "seconds": round(time.time() - t0, 1)}

@@ -23,6 +23,10 @@ def test_page_candidates_are_the_readers_candidates_labelled_by_the_true_digits(
     X, y = page_candidates(page, load_detector(threads=1, accept=False), runtime.load(camera_model(), threads=1))
     assert X.shape == (len(y), len(FEATURES)) and y.dtype == bool and np.isfinite(X).all()
     assert y.sum() >= 0.5 * len(page.boxes) and y.sum() <= len(page.boxes)  # one candidate a digit at most
+    # another classifier file reads the same candidates: its own probabilities are features
+    other = camera_model().with_name("edge-cam_fp32.tflite")
+    X2, y2 = page_candidates(page, load_detector(threads=1, accept=False), runtime.load(other, threads=1))
+    assert (y2 == y).all() and not np.array_equal(X2, X)
 
 
 def test_fit_separates_and_reads_back_as_an_accept_model():
@@ -48,7 +52,8 @@ def test_f1_threshold_picks_the_best_cut():
 
 @pytest.mark.parametrize("args, msg", [(["--pages", "0"], "--pages"), (["--workers", "-1"], "--workers"),
                                        (["--data", "{bad}"], "error:"),
-                                       (["--detector", "{missing}"], "no such detector file")])
+                                       (["--detector", "{missing}"], "no such detector file"),
+                                       (["--classifier", "{missing}"], "no such classifier file")])
 def test_the_script_refuses_bad_input_in_one_line(tmp_path, args, msg):
     bad = tmp_path / "mnist.npz"
     bad.write_bytes(b"not an npz")
