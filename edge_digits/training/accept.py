@@ -48,8 +48,10 @@ def _chunk(detector, classifier, seeds):
     from edge_digits.training.detector import _W as bank
     from edge_digits.vision.detector import AUTO, load_detector
 
-    if "det" not in _W:  # the reader as shipped, less the decision being fitted
+    if _W.get("files") != (detector, classifier):  # the reader as shipped, less the decision being fitted; loaded
+        # again for other files (with workers=1 a second fit runs in this same process)
         _W["det"], _W["clf"] = load_detector(detector, threads=1, accept=False), runtime.load(classifier or camera_model(), threads=1)
+        _W["files"] = (detector, classifier)
     parts = []
     for s in seeds:
         _W["det"].tiles = True if s % 2 else AUTO  # camera's reader and predict's, alike

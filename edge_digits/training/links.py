@@ -89,8 +89,9 @@ def _chunk(detector, seeds):
     from edge_digits.training.detector import _W as bank
     from edge_digits.vision.detector import load_detector
 
-    if "det" not in _W:  # the detector net alone: the pairs are weighed before refining and reading
+    if _W.get("files") != detector:  # the detector net alone: the pairs are weighed before refining and reading
         _W["det"] = load_detector(detector, threads=1, refine=False, accept=False, links=False)
+        _W["files"] = detector
     parts = [page_pairs(make_page(bank["bank"], np.random.default_rng(s)), _W["det"].maps,
                         np.random.default_rng(s + 11)) for s in seeds]
     return (np.concatenate([p[0] for p in parts]).reshape(-1, len(FEATURES)),

@@ -62,3 +62,13 @@ def test_the_script_refuses_bad_input_in_one_line(tmp_path, args, msg):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.startswith("error:") and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out" / "accept.json").exists()
+
+
+def test_candidates_are_read_by_the_classifier_given_even_in_one_process(sample):
+    # workers=1 runs in this process, where a previous fit's reader is cached: another file must replace it
+    from edge_digits.training.accept import make_candidates
+
+    sets = [(sample.x_train, sample.y_train)]
+    a = make_candidates(sets, 2, workers=1)
+    b = make_candidates(sets, 2, workers=1, classifier=str(camera_model().with_name("edge-cam_fp32.tflite")))
+    assert (a[1] == b[1]).all() and not np.array_equal(a[0], b[0])
