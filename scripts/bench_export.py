@@ -6,7 +6,6 @@ Accuracy, agreement and sizes are those the export verified (through each file's
 the manifest; the cold start is timed here: a fresh Python process that imports edge_digits, loads the int8
 TFLite model and classifies one digit, repeated 7 times (median reported).
 """
-import argparse
 import json
 import statistics
 import subprocess
@@ -78,11 +77,6 @@ def main(folder="export"):
 
 
 if __name__ == "__main__":
-    from edge_digits.config import EdgeDigitsError
+    from data_args import run_on_export_folder
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("folder", nargs="?", default="export", help="export folder with manifest.json")
-    try:
-        main(ap.parse_args().folder)
-    except EdgeDigitsError as e:
-        sys.exit(f"error: {e}")
+    run_on_export_folder(main, __doc__)

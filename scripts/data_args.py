@@ -47,3 +47,16 @@ def fit_sets(a: argparse.Namespace):
 
     usps = load_usps(a.usps) if usps_path(a.usps) else None
     return split_sets(load_mnist(a.data), usps, "train")
+
+
+def run_on_export_folder(main, doc: str) -> None:
+    """The command line of a script that reads one export folder (bench_export.py, model_card.py): main(folder),
+    a bad folder a one-line error."""
+    from edge_digits.config import EdgeDigitsError
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("folder", nargs="?", default="export", help="export folder with manifest.json")
+    try:
+        main(ap.parse_args().folder)
+    except EdgeDigitsError as e:
+        sys.exit(f"error: {e}")

@@ -3,7 +3,6 @@
     python scripts/model_card.py export
     python scripts/model_card.py export/camera
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -62,11 +61,6 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    from edge_digits.config import EdgeDigitsError
+    from data_args import run_on_export_folder
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("folder", nargs="?", default="export", help="export folder with manifest.json")
-    try:
-        main(ap.parse_args().folder)
-    except EdgeDigitsError as e:
-        sys.exit(f"error: {e}")
+    run_on_export_folder(main, __doc__)
