@@ -3,7 +3,6 @@
     python scripts/model_card.py export
     python scripts/model_card.py export/camera
 """
-import sys
 from pathlib import Path
 
 from edge_digits.runtime.manifest import read_manifest
