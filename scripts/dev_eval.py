@@ -7,7 +7,9 @@ threshold of the learned reader was chosen (never on the bench pages: scripts/be
 
 Pages: dev pages of data.pages (MNIST train[50000:] + USPS train[6000:]): the bench script's dev set
 (mixed sizes, seeds from the dev seed), or with --size all of one size (seeds from the dev seed + 50000);
---split synth: pages of the old generator (data.synth) of MNIST train[50000:], seed 4321, digits only.
+--split synth: pages of the old generator (data.synth) of MNIST train[50000:], seed 4321, digits only;
+--split train: pages of the training digits at the training pages' seeds (does a model read what it learned
+from better than the dev pages? a check for overfitting, never a figure to quote).
 Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
 --by-height adds recall, precision and read right per digit height; --by-label the same per digit (the true
 label; precision over the boxes read as that digit); --true-boxes the classifier alone on every digit cut at
@@ -39,11 +41,11 @@ def dev_pages(mnist: str, usps: str, split: str, n: int, size: str | None, worke
                 for p in synth.make_pages(d["x_train"][50000:], d["y_train"][50000:], n, seed=4321)]
     if size:
         w, h = (int(v) for v in size.lower().split("x"))
-        bank = banks(mnist, usps, "dev")
-        return [make_page(bank, np.random.default_rng(SPLITS["dev"]["seed"] + 50000 + i), size=(w, h)) for i in range(n)]
+        bank = banks(mnist, usps, split)
+        return [make_page(bank, np.random.default_rng(SPLITS[split]["seed"] + 50000 + i), size=(w, h)) for i in range(n)]
     from bench_camera import make
 
-    return make(mnist, usps, "dev", n, workers)
+    return make(mnist, usps, split, n, workers)
 
 
 def number_failures(pages, results) -> dict:
@@ -77,7 +79,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_args(ap)
     ap.add_argument("--pages", type=int, default=300)
-    ap.add_argument("--split", choices=("dev", "synth"), default="dev")
+    ap.add_argument("--split", choices=("dev", "synth", "train"), default="dev",
+                    help="train: pages of the training digits at the training page seeds, a check for overfitting only")
     ap.add_argument("--size", help="WxH: pages of this size only (default: the bench script's mixed sizes)")
     ap.add_argument("--reader", choices=("learned", "tiles"), default="learned",
                     help="learned: camera's default; tiles: predict's default (camera --tiles)")
