@@ -360,6 +360,13 @@ def main() -> None:
            "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "splits": {}}
     dev_pages = None
+    true_clf = None
+    if "learned" in names:  # the learned reader's classifier, loaded once for the true-box reads of every split
+        from edge_digits import runtime
+        from edge_digits.config import camera_model
+        from edge_digits.vision.crops import VIEW_GROW
+
+        true_clf = runtime.load(camera_model(), threads=1)
     for split in a.splits.split(","):
         t0 = time.time()
         pages = make(a.mnist, a.usps, split, a.pages, a.workers)
@@ -374,12 +381,8 @@ def main() -> None:
             print(f"  {r}: recall {o['recall']['value']:.4f} precision {o['precision']['value']:.4f} read right "
                   f"{o['read_right']['value']:.4f} numbers {o['numbers_whole']['value']:.4f} ({time.time() - t0:.0f} s)",
                   file=sys.stderr)
-        if "learned" in names:  # the classifier alone on perfect boxes: how much of read right the boxes cost
-            from edge_digits import runtime
-            from edge_digits.config import camera_model
-            from edge_digits.vision.crops import VIEW_GROW
-
-            entry["true_boxes"] = true_box_reads(pages, runtime.load(camera_model(), threads=1), VIEW_GROW)
+        if true_clf is not None:  # the classifier alone on perfect boxes: how much of read right the boxes cost
+            entry["true_boxes"] = true_box_reads(pages, true_clf, VIEW_GROW)
         doc["splits"][split] = entry
         if split == "dev":
             dev_pages = pages

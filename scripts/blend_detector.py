@@ -55,8 +55,6 @@ def main() -> None:
     if a.out.exists() and not a.force:
         raise EdgeDigitsError(f"{a.out}: exists (use --force to replace)")
 
-    import numpy as np
-
     from edge_digits.core.quiet import import_tensorflow
     from edge_digits.data.mnist import load_mnist
     from edge_digits.data.usps import load_usps, usps_path
@@ -71,13 +69,7 @@ def main() -> None:
     model = build_detector((IN_H, IN_W, 1))
     tuned, start = det._init_weights(a.run / "model.keras", model), det._init_weights(init, model)
     model.set_weights([a.weight * t + (1 - a.weight) * s for t, s in zip(tuned, start)])
-    pages = det.generate_pages(det.split_sets(mnist, usps, "dev"), [det.DEV_SEED + i for i in range(a.dev_pages)])
-
-    def maps(x):
-        out = model(x[None, ..., None].astype(np.float32), training=False)
-        return np.asarray(out["prob"])[0], np.asarray(out["geom"])[0]
-
-    scores = det.dev_scores(maps, pages)
+    scores = det.keras_dev_scores(model, mnist, usps, a.dev_pages)
     metrics["blend"] = {"fine_tuned": str(a.run), "init": str(init), "weight": a.weight,
                         "fine_tuned_dev": metrics.get("dev"), "git_commit": provenance.git_commit()}
     metrics["dev"] = scores

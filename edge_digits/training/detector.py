@@ -213,6 +213,15 @@ def split_sets(mnist, usps, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def keras_dev_scores(model, mnist, usps, n_pages: int = DEV_PAGES, workers: int = 2) -> dict:
+    """dev_scores of a Keras detector on the first n_pages dev pages (train's and blend_detector's figure)."""
+    def maps(x):
+        out = model(x[None, ..., None].astype(np.float32), training=False)
+        return np.asarray(out["prob"])[0], np.asarray(out["geom"])[0]
+
+    return dev_scores(maps, generate_pages(split_sets(mnist, usps, "dev"), [DEV_SEED + i for i in range(n_pages)], workers))
+
+
 def dev_scores(predict_maps, pages, in_size: tuple[int, int] = (IN_W, IN_H)) -> dict:
     """Recall, precision (IoU >= 0.5, ignore boxes excluded) and numbers linked right (a true number of
     2+ digits whose digits are all found and are exactly one found group) of a detector on pages, its
@@ -337,13 +346,7 @@ def train(cfg: TrainConfig):
     if not hist:
         raise EdgeDigitsError("interrupted before the first step: nothing to save")
     train_s = time.time() - t_train
-    dev = generate_pages(split_sets(mnist, usps, "dev"), [DEV_SEED + i for i in range(DEV_PAGES)], workers)
-
-    def keras_maps(x):
-        out = model(x[None, ..., None].astype(np.float32), training=False)
-        return np.asarray(out["prob"])[0], np.asarray(out["geom"])[0]
-
-    scores = dev_scores(keras_maps, dev)
+    scores = keras_dev_scores(model, mnist, usps, DEV_PAGES, workers)
     _log(f"dev pages ({scores['pages']}, {scores['digits']:,} digits): recall {scores['recall']:.2%}, precision "
          f"{scores['precision']:.2%}, numbers linked {scores['numbers_linked']:.2%}", cfg)
     metrics = {"arch": "detector", **stats, "init": str(cfg.init) if cfg.init else None,
@@ -366,15 +369,13 @@ def train(cfg: TrainConfig):
 
 
 def _init_weights(path, model) -> list:
-    """The weights of a saved detector (fine-tuning) for `model`; a file that is no detector of this shape is a
-    one-line error."""
+    """The weights of a saved detector for `model` (fine-tuning); a file that is no such detector: one-line error."""
     import keras
 
     from edge_digits.training import detector_model  # noqa: F401 - registers UpTo for loading
 
     try:
-        src = keras.models.load_model(path, compile=False)
-        weights = src.get_weights()
+        weights = keras.models.load_model(path, compile=False).get_weights()
     except Exception as e:  # Keras raises many kinds for a file that is not a model
         raise EdgeDigitsError(f"{path}: not a Keras model file ({type(e).__name__}: {str(e)[:80]})") from None
     if [w.shape for w in weights] != [w.shape for w in model.get_weights()]:
