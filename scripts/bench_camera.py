@@ -195,6 +195,7 @@ def true_box_reads(pages, clf, view_grow: float) -> dict:
     views) and read, what read right would be with perfect boxes. {"all" and "condition=value": [right, n]}."""
     from collections import defaultdict
 
+    from edge_digits.data.pages.score import LEGIBILITY, legibility_class
     from edge_digits.vision.crops import classifier_batch, classify_views
 
     tot = defaultdict(lambda: [0, 0])
@@ -212,6 +213,10 @@ def true_box_reads(pages, clf, view_grow: float) -> dict:
         for key in ["all"] + [f"{k}={v}" for k, v in p.conditions.items() if k != "generator"]:
             tot[key][0] += int(right.sum())
             tot[key][1] += len(right)
+        for leg, r in zip(legibility_class(p), right):  # each digit by its own legibility
+            if leg >= 0:
+                tot[f"legibility={LEGIBILITY[int(leg)][0]}"][0] += int(r)
+                tot[f"legibility={LEGIBILITY[int(leg)][0]}"][1] += 1
     return dict(tot)
 
 
@@ -262,13 +267,22 @@ def report_md(doc: dict) -> str:
                     cells.append("/".join(pct(q[k]) for k in ("recall", "precision", "read_right", "numbers_whole")))
                 L.append(f"| {cls} | {v} | {m['pages']} | {m['digits']} | " + " | ".join(cells)
                          + (f" | {tb_pct(f'{cls}={v}')} |" if tb else " |"))
+        leg_title = ("By legibility of the digit as the photo left it (recall / read right; clear: contrast >= 3x the "
+                     "truth line and >= 0.9 of the shape kept, poor: under 1.5x or 0.75, fair: between; "
+                     "`data.pages.score.LEGIBILITY`):")
         for key, title, first in (("by_height", "By true digit height (recall / read right):", "height"),
-                                  ("by_label", "By digit, the true label (recall / read right):", "digit")):
-            L += ["", title, "", f"| {first} | digits | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-            for h, m in s["readers"][names[0]].get(key, {}).items():
+                                  ("by_label", "By digit, the true label (recall / read right):", "digit"),
+                                  ("by_legibility", leg_title, "legibility")):
+            rows = s["readers"][names[0]].get(key, {})
+            if not rows:
+                continue
+            with_tb = bool(tb) and key == "by_legibility"
+            L += ["", title, "", f"| {first} | digits | " + " | ".join(names) + (" | true boxes RR |" if with_tb else " |"),
+                  "|---|---|" + "---|" * (len(names) + with_tb)]
+            for h, m in rows.items():
                 cells = [f"{pct(s['readers'][r][key][h]['recall'])} / {pct(s['readers'][r][key][h]['read_right'])}"
                          if h in s["readers"][r].get(key, {}) else "-" for r in names]
-                L.append(f"| {h} | {m['digits']} | " + " | ".join(cells) + " |")
+                L.append(f"| {h} | {m['digits']} | " + " | ".join(cells) + (f" | {tb_pct(f'legibility={h}')} |" if with_tb else " |"))
         L.append("")
     if doc.get("speed"):
         sp = doc["speed"]

@@ -12,7 +12,8 @@ Pages: dev pages of data.pages (MNIST train[50000:] + USPS train[6000:]): the be
 from better than the dev pages? a check for overfitting, never a figure to quote).
 Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
 --by-height adds recall, precision and read right per digit height; --by-label the same per digit (the true
-label; precision over the boxes read as that digit); --true-boxes the classifier alone on every digit cut at
+label; precision over the boxes read as that digit); --by-legibility recall and read right per legibility
+class of the digits (clear / fair / poor: data.pages.score.LEGIBILITY); --true-boxes the classifier alone on every digit cut at
 its true box, the read right that perfect boxes would give.
 """
 from __future__ import annotations
@@ -104,6 +105,8 @@ def main() -> None:
     ap.add_argument("--small-tiles", type=int, help="camera: at most this many such tiles a frame (SMALL_TILES); 0: any")
     ap.add_argument("--min-confidence", type=float, help="classifier threshold (config.MIN_CONFIDENCE)")
     ap.add_argument("--by-height", action="store_true")
+    ap.add_argument("--by-legibility", action="store_true",
+                    help="also recall and read right per legibility class of the digits (data.pages.score.LEGIBILITY)")
     ap.add_argument("--by-label", action="store_true")
     ap.add_argument("--why-numbers", action="store_true",
                     help="also why the true numbers not read whole were not: a digit missing, misread, or the "
@@ -194,6 +197,9 @@ def main() -> None:
         print(f"  {a.by_condition}={value}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% precision "
               f"{100 * m['precision']['value']:.1f}% read right {100 * m['read_right']['value']:.1f}% numbers whole "
               f"{100 * m['numbers_whole']['value']:.1f}% of {m['numbers_whole']['n']}")
+    for name, m in rep["by_legibility"].items() if a.by_legibility else ():
+        print(f"  legibility={name}: {m['recall']['n']:5d} digits, recall {100 * m['recall']['value']:.1f}% "
+              f"read right {100 * m['read_right']['value']:.1f}%")
     if a.why_numbers:
         why = number_failures(pages, results)
         n = sum(why.values())
@@ -201,7 +207,8 @@ def main() -> None:
     if a.true_boxes:
         reads = true_box_reads(pages, clf, det.view_grow)
         for key, (right, n) in sorted(reads.items()):
-            if key != "all" and not (a.by_condition and key.startswith(a.by_condition + "=")):
+            if key != "all" and not (a.by_condition and key.startswith(a.by_condition + "=")) and \
+                    not (a.by_legibility and key.startswith("legibility=")):
                 continue
             print(f"  classifier on the true boxes, {key}: {n} digits, read right {100 * right / max(n, 1):.2f}%")
     for key, on in (("by_height", a.by_height), ("by_label", a.by_label)):

@@ -1,9 +1,10 @@
 """Contact sheet of generated pages with their ground truth drawn on (green digits, red ignore, blue numbers),
 and the time per page. Usage: python scripts/page_sheet.py MNIST_NPZ USPS_NPZ [OUT.png] [--bare]
 
-With --legibility: sheets of the dev pages' digits just below and just above the legibility line
-(render.LEGIBLE_MIN / LEGIBLE_SNR), each labelled with its score, to check by eye that the digits left out of
-the truth cannot be read and the ones kept can: OUT_below.png, OUT_above.png."""
+With --legibility [contrast|shape]: sheets of the dev pages' digits just below and just above a legibility
+line (contrast: render.LEGIBLE_MIN / LEGIBLE_SNR, the truth line; shape: render.shape_score at 0.7, no truth
+line), each labelled with its score, to check by eye that the digits left out of the truth cannot be read
+and the ones kept can: OUT_below.png, OUT_above.png."""
 from __future__ import annotations
 
 import argparse
@@ -23,24 +24,30 @@ OVERRIDES = [dict(pen="pencil", paper="ruled"), dict(pen="ballpoint", layout="ro
              dict(pen="fineliner", geometry="rotated", resolution="low"), dict(pressure="uneven", tint="recycled")]
 
 
-def legibility_sheets(bank, out: str, n_pages: int = 300) -> None:
+def legibility_sheets(bank, out: str, kind: str = "contrast", n_pages: int = 300) -> None:
+    """kind: contrast (render.legible_score around its truth line, 1) or shape (render.shape_score around 0.7,
+    where the dev digits go from mostly readable to mostly not; no truth line)."""
     seen = []  # (page, box, score) of every digit the generator weighed
-    score = render.legible_score
+    name = {"contrast": "legible_score", "shape": "shape_score"}[kind]
+    line = 1.0 if kind == "contrast" else 0.7
+    score = getattr(render, name)
 
-    def scored(frame, box, ink=None):
-        v = score(frame, box, ink)
+    def scored(*args):
+        v = score(*args)
+        box = args[1] if kind == "contrast" else args[0]
         seen.append((len(pages), tuple(int(c) for c in box), v))
         return v
 
     pages = []
-    render.legible_score = scored  # a diagnostic script: the generator itself stays as it is
+    setattr(render, name, scored)  # a diagnostic script: the generator itself stays as it is
     try:
         for i in range(n_pages):
             pages.append(make_page(bank, np.random.default_rng(SPLITS["dev"]["seed"] + 50000 + i), (640, 480)))
     finally:
-        render.legible_score = score
+        setattr(render, name, score)
     rng = np.random.default_rng(0)
-    for name, lo, hi in (("below", 0.75, 1.0), ("above", 1.0, 1.25)):
+    band = 0.25 if kind == "contrast" else 0.1
+    for side, lo, hi in (("below", line - band, line), ("above", line, line + band)):
         sel = [s for s in seen if lo <= s[2] < hi]
         sel = [sel[i] for i in rng.permutation(len(sel))[:96]]
         tiles = []
@@ -53,12 +60,13 @@ def legibility_sheets(bank, out: str, n_pages: int = 300) -> None:
             cv2.putText(t, f"{v:.2f} h{h}", (2, 107), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 255), 1)
             tiles.append(t)
         tiles += [np.full((110, 96, 3), 255, np.uint8)] * (-len(tiles) % 12)
-        path = out.replace(".png", f"_{name}.png")
+        path = out.replace(".png", f"_{side}.png")
         if tiles:
             cv2.imwrite(path, np.vstack([np.hstack(tiles[i: i + 12]) for i in range(0, len(tiles), 12)]))
-        print(f"{path}: {len(sel)} of the digits scored {lo}..{hi}")
+        print(f"{path}: {len(sel)} of the digits scored {lo:.2f}..{hi:.2f}")
     v = np.array([s[2] for s in seen])
-    print(f"{len(v)} digits on {n_pages} pages, {100 * (v >= 1).mean():.1f}% legible")
+    print(f"{len(v)} digits on {n_pages} pages, {100 * (v >= line).mean():.1f}% at or above the {kind} line {line}; "
+          f"quantiles 1/5/10/25/50%: " + " ".join(f"{q:.2f}" for q in np.quantile(v, [0.01, 0.05, 0.1, 0.25, 0.5])))
 
 
 def main(argv):
@@ -67,7 +75,8 @@ def main(argv):
     ap.add_argument("usps", help="USPS .npz")
     ap.add_argument("out", nargs="?", default="/tmp/pages_sheet.png", help="PNG to write")
     ap.add_argument("--bare", action="store_true", help="no ground truth drawn")
-    ap.add_argument("--legibility", action="store_true", help="the legibility sheets instead")
+    ap.add_argument("--legibility", nargs="?", const="contrast", choices=["contrast", "shape"],
+                    help="the legibility sheets instead: the contrast line (default) or the shape line")
     a = ap.parse_args(argv)
     try:
         bank = banks(a.mnist, a.usps, "dev")
@@ -75,7 +84,7 @@ def main(argv):
         sys.exit(f"error: cannot read the digits: {type(e).__name__}: {e}")
     out = a.out
     if a.legibility:
-        return legibility_sheets(bank, out)
+        return legibility_sheets(bank, out, a.legibility)
     bare = a.bare
     tiles = []
     for k, ov in enumerate(OVERRIDES):

@@ -116,6 +116,10 @@ def test_bench_camera_reports_the_readers_and_the_model_goals(tmp_path):
     tb = re.search(r"read right with perfect boxes\): ([\d.]+)%", md)  # the classifier alone on the true boxes
     assert tb and 50 < float(tb[1]) <= 100, md[:3000]
     assert re.search(r"\| pen \| \w+ \| \d+ \| \d+ \| [\d./-]+ \| [\d.]+ \|", md), md[:3000]
+    # every digit in one legibility class, each class with the true-box read right beside the reader's
+    leg = re.findall(r"\n\| (clear|fair|poor) \| (\d+) \| [\d.-]+ / [\d.-]+ \| ([\d.-]+) \|", md)
+    digits = int(re.search(r"## bench pages: 3 pages, (\d+) digits", md)[1])
+    assert leg and sum(int(n) for _, n, _ in leg) == digits, md[:4000]
     m = re.search(r"\| classifier: USPS test \(int8\) \| >= 98.5% \| ([\d.]+)% \| (yes|no) \|", md)
     assert m and 90 < float(m[1]) <= 100 and (m[2] == "yes") == (float(m[1]) >= 98.5), md[-1500:]
     size = (ROOT / "export" / "detector" / "detector_int8.tflite").stat().st_size

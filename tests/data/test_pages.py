@@ -181,6 +181,41 @@ def test_illegible_digits_go_to_ignore(bank):
     assert n_ignored > 0
 
 
+def test_shape_score_falls_with_blur_longer_than_the_digit():
+    import cv2 as _cv2
+
+    from edge_digits.data.pages.render import shape_score
+
+    clean = np.zeros((60, 50), np.float32)
+    _cv2.ellipse(clean, (25, 30), (8, 13), 0, 0, 360, 1.0, 2)  # a 0 about 28 px tall
+    box = (16, 16, 18, 28)
+    assert shape_score(box, clean, lambda x: x) == pytest.approx(1.0)
+    k = np.zeros((15, 15), np.float32)
+    k[7] = 1 / 15  # a 15 px horizontal motion blur: half the digit's height
+    mild = shape_score(box, clean, lambda x: _cv2.GaussianBlur(x, (0, 0), 0.5))
+    smeared = shape_score(box, clean, lambda x: _cv2.filter2D(x, -1, k))
+    assert mild > 0.95 and smeared < mild - 0.2
+
+
+def test_pages_carry_legibility_and_score_reports_it(bank):
+    from edge_digits.data.pages.score import LEGIBILITY, legibility_class
+
+    sharp = make_page(bank, np.random.default_rng(5), (640, 480), blur="none", resolution="full", cut="no")
+    smeared = make_page(bank, np.random.default_rng(5), (640, 480), blur="motion", resolution="low", cut="no",
+                        digit_size="small", pen="marker", ink="black")
+    assert len(sharp.boxes) and len(smeared.boxes)
+    for p in (sharp, smeared):
+        assert p.legibility.shape == (len(p.boxes), 2)
+        assert (p.legibility[:, 0] >= 1.0).all()  # under the contrast line a digit is no truth
+    assert np.median(smeared.legibility[:, 1]) < np.median(sharp.legibility[:, 1])
+    rep = score([sharp, smeared], [_truth(sharp), _truth(smeared)])["by_legibility"]
+    assert sum(m["recall"]["n"] for m in rep.values()) == len(sharp.boxes) + len(smeared.boxes)
+    assert set(rep) <= {name for name, _, _ in LEGIBILITY}
+    assert all(m["read_right"]["value"] == 1.0 for m in rep.values())
+    other = sharp.__class__(sharp.image, sharp.boxes, sharp.labels, sharp.numbers, sharp.ignore, {})  # no legibility
+    assert (legibility_class(other) == -1).all() and not score([other], [_truth(other)])["by_legibility"]
+
+
 def test_score_by_label(pages):
     ps = [p for p in pages if len(p.boxes) >= 2][:10]
     res = [_truth(p) for p in ps]

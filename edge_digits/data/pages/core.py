@@ -66,6 +66,8 @@ class Page:
     numbers: list[Number]
     ignore: np.ndarray
     conditions: dict[str, str]
+    # per true digit: (contrast, shape), render.legible_score and render.shape_score; None on other generators
+    legibility: np.ndarray | None = None
 
 
 def _zs_luts() -> tuple[np.ndarray, np.ndarray]:

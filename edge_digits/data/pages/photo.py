@@ -80,7 +80,8 @@ def _light(rng, W, H, kind) -> tuple[np.ndarray, np.ndarray | None]:
     return gain, veil
 
 
-def shoot(frame: np.ndarray, rng, c: dict) -> np.ndarray:
+def shoot(frame: np.ndarray, rng, c: dict):
+    """The photo of the page: (frame, optics), optics the same blur and resolution as a function."""
     H, W = frame.shape[:2]
     gain, veil = _light(rng, W, H, c["light"])
     gain *= (1 + 0.012 * _crop_tile(rng, H, W)) * rng.uniform(0.85, 1.08)  # paper texture, exposure
@@ -91,7 +92,8 @@ def shoot(frame: np.ndarray, rng, c: dict) -> np.ndarray:
     if veil is not None:
         img += (255 - img) * veil[..., None]
     if c["blur"] == "gaussian":
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.2) * max(1, H / 600))
+        sig = rng.uniform(0.8, 2.2) * max(1, H / 600)
+        blur = lambda x: cv2.GaussianBlur(x, (0, 0), sig)  # noqa: E731
     elif c["blur"] == "motion":
         n = int(rng.integers(4, 15))
         k = np.zeros((n, n), np.float32)
@@ -99,14 +101,27 @@ def shoot(frame: np.ndarray, rng, c: dict) -> np.ndarray:
         r = (n - 1) / 2
         cv2.line(k, (int(round(r - r * np.cos(a))), int(round(r - r * np.sin(a)))),
                  (int(round(r + r * np.cos(a))), int(round(r + r * np.sin(a)))), 1.0, 1, cv2.LINE_AA)
-        img = cv2.filter2D(img, -1, k / k.sum())
+        k /= k.sum()
+        blur = lambda x: cv2.filter2D(x, -1, k)  # noqa: E731
     else:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.6))
+        sig = rng.uniform(0.3, 0.6)
+        blur = lambda x: cv2.GaussianBlur(x, (0, 0), sig)  # noqa: E731
+    img = blur(img)
+    f = rng.uniform(2, 3.5) if c["resolution"] == "low" else 1.0  # a small sensor or a digital zoom
     small = None
-    if c["resolution"] == "low":  # a small sensor or a digital zoom: detail lost, then scaled up
-        f = rng.uniform(2, 3.5)
+    if f > 1:  # detail lost, then scaled up
         small = (W, H)
         img = cv2.resize(img, (max(8, int(W / f)), max(8, int(H / f))), interpolation=cv2.INTER_AREA)
+
+    def optics(x: np.ndarray) -> np.ndarray:
+        """The photo's blur and resolution alone on a float map of the frame (render's legibility)."""
+        x = blur(x)
+        if f > 1:
+            h, w = x.shape[:2]
+            x = cv2.resize(cv2.resize(x, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA),
+                           (w, h), interpolation=cv2.INTER_LINEAR)
+        return x
+
     sd = rng.uniform(1, 4) if c["noise"] == "low" else rng.uniform(6, 16)
     # grain from a fixed white-noise tile at a random offset: far quicker than fresh normals, still seeded
     h, w = img.shape[:2]
@@ -118,4 +133,4 @@ def shoot(frame: np.ndarray, rng, c: dict) -> np.ndarray:
         out = cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_COLOR)
     if small is not None:
         out = cv2.resize(out, small, interpolation=cv2.INTER_LINEAR)
-    return out
+    return out, optics

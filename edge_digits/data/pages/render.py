@@ -253,6 +253,37 @@ def legible_score(frame: np.ndarray, box, ink=None) -> float:
     return max(c / max(LEGIBLE_MIN, LEGIBLE_SNR * n) for c, n in (legibility(p, box, ink) for p in planes))
 
 
+# How much of a digit's shape the photo's optics keep, reported beside each digit (Page.legibility) so that
+# every figure can be split by how legible the digits were. Not a truth line: motion blur longer than a
+# small digit is not always unreadable (`python scripts/page_sheet.py MNIST USPS --legibility shape` shows
+# the dev digits around a line; no single value parted the readable from the unreadable by eye).
+SHAPE_SIDE = 20  # px: the shape is compared where MNIST draws its digits
+
+
+def shape_score(box, clean: np.ndarray, optics) -> float:
+    """The correlation between a digit's drawn ink (clean: its alpha in frame coordinates, as _clean_ink cuts
+    it) and the same put through the photo's blur and resolution alone (photo.shoot's optics: no shadow, ruled
+    line or neighbour counts against it), both at the SHAPE_SIDE px scale. 1: the optics kept the shape."""
+    w, h = (int(v) for v in box[2:4])
+    s = SHAPE_SIDE / max(w, h, 1)
+    size = (max(2, round(clean.shape[1] * s)), max(2, round(clean.shape[0] * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    a = cv2.resize(clean, size, interpolation=interp).ravel()
+    d = cv2.resize(optics(clean), size, interpolation=interp).ravel()
+    if a.std() < 1e-6 or d.std() < 1e-6:
+        return 1.0  # nothing to compare (a dot)
+    return float(np.corrcoef(a, d)[0, 1])
+
+
+def _clean_ink(s, a: np.ndarray, x: int, y: int, box) -> np.ndarray:
+    """One digit's alpha (canvas patch at x, y) warped into the frame over its box, with room for the blur."""
+    bx, by, bw, bh = (int(v) for v in box)
+    m = max(16, int(0.2 * max(bw, bh)))
+    T = np.array([[1, 0, m - bx], [0, 1, m - by], [0, 0, 1]], np.float64) @ s.M @ \
+        np.array([[1, 0, x], [0, 1, y], [0, 0, 1]], np.float64)
+    return cv2.warpPerspective(a, T, (bw + 2 * m, bh + 2 * m), flags=cv2.INTER_LINEAR)
+
+
 def legible(frame: np.ndarray, box, ink=None) -> bool:
     return legible_score(frame, box, ink) >= 1.0
 
@@ -273,9 +304,9 @@ def draw_page(bank, rng, size, ov) -> Page:
     for a, x, y, _, _, _ in digits:
         _paste(img, a, x, y, pen.ink)
     frame = cv2.warpPerspective(img, s.M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    frame = shoot(frame, rng, c)
+    frame, optics = shoot(frame, rng, c)
     # boxes on each digit's ink after the warp; a digit touching the frame edge is cut: ignore, not truth
-    boxes, labels, ignore, index, ink_of = [], [], [], {}, []
+    boxes, labels, ignore, index, ink_of, clean_of = [], [], [], {}, [], []
     for k, (a, x, y, ys, xs, lab) in enumerate(digits):
         pts = np.stack([xs + x + 0.5, ys + y + 0.5], 1).astype(np.float32)
         hull = cv2.convexHull(pts).reshape(-1, 2)
@@ -285,6 +316,7 @@ def draw_page(bank, rng, size, ov) -> Page:
             index[k] = len(boxes)
             ink_of.append(s.to_frame(pts[:: max(1, len(pts) // 1500)]))  # the stroke, for legibility
             boxes.append([lo_[0], lo_[1], hi_[0] - lo_[0], hi_[1] - lo_[1]])
+            clean_of.append((a, x, y))  # its ink as drawn, for the shape score
             labels.append(lab)
         elif hi_[0] > 0 and hi_[1] > 0 and lo_[0] < W and lo_[1] < H:
             lo_, hi_ = np.maximum(lo_, 0), np.minimum(hi_, (W, H))
@@ -292,7 +324,8 @@ def draw_page(bank, rng, size, ov) -> Page:
     b = np.array(boxes, int).reshape(-1, 4)
     # A digit the photo left illegible (a hard pencil under glare and motion blur can vanish into the
     # paper) is no fair ground truth: it and the rest of its number go to ignore, neither right nor wrong.
-    gone = {i for i in range(len(b)) if not legible(frame, b[i], ink_of[i])}
+    contrast = [legible_score(frame, b[i], ink_of[i]) for i in range(len(b))]
+    gone = {i for i in range(len(b)) if contrast[i] < 1.0}
     for g in groups:
         if any(index.get(k) in gone for k in g):
             for k in g:
@@ -301,6 +334,8 @@ def draw_page(bank, rng, size, ov) -> Page:
     keep = sorted(index.values())
     renum = {old: new for new, old in enumerate(keep)}
     index = {k: renum[v] for k, v in index.items()}
+    legibility = np.array([[contrast[i], shape_score(b[i], _clean_ink(s, *clean_of[i], b[i]), optics)] for i in keep],
+                          np.float32).reshape(-1, 2)
     b, labels = b[keep].reshape(-1, 4), [labels[i] for i in keep]
     numbers = []
     for g in groups:
@@ -313,4 +348,4 @@ def draw_page(bank, rng, size, ov) -> Page:
     numbers.sort(key=lambda n: (n.box[1], n.box[0]))
     c["cut"] = "yes" if ignore else "no"
     return Page(frame, b, np.array(labels, np.uint8), numbers, np.array(ignore, int).reshape(-1, 4),
-                {k: c[k] for k in CONDITIONS})
+                {k: c[k] for k in CONDITIONS}, legibility)
