@@ -25,7 +25,7 @@ from edge_digits.core.boxes import pair_iou
 # What each candidate is described by, in this order (features()); the JSON file names them, and a file
 # whose names differ is refused (a model fitted on other features would read these wrongly).
 FEATURES = ("logit_peak", "logit_p", "margin", "log_height", "log_aspect", "log_aspect_sq", "views_agree",
-            "logit_p_min_view", "refine_iou", "log_height_sq", "logit_peak_x_logit_p")
+            "logit_p_min_view", "refine_iou", "log_height_sq", "logit_peak_x_logit_p", "log_height_rel")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -36,16 +36,24 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def features(peaks, view_a, view_b, boxes, raw, frame_h: int) -> np.ndarray:
     """(N,) peak scores, (N, 10) the classifier's probabilities of each view (view_b = view_a: one view),
     (N, 4) the boxes as reported and (N, 4) as the net gave them before refining, the frame's height ->
-    (N, len(FEATURES)) float64."""
+    (N, len(FEATURES)) float64.
+
+    The last, log_height_rel, places a candidate among the frame's others: its log height against the
+    median candidate's. A pen dot or a speck is a fraction of the digits beside it, and the classifier,
+    trained on digits, reads it as one (the demo page's full stop as a 6: in 15 of the demo clip's 48 frames
+    before this feature, 6 after; 1000 dev pages, recall / precision / read right / numbers whole, 89.93 /
+    91.85 / 83.82 / 68.37 -> 90.05 / 91.95 / 83.91 / 68.52, export/accept/README.md)."""
     view_a, view_b = np.asarray(view_a, np.float64), np.asarray(view_b, np.float64)
     p = np.sort((view_a + view_b) / 2, 1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     lh = np.log(np.maximum(boxes[:, 3], 1.0) / max(frame_h, 1))
     la = np.log(np.maximum(boxes[:, 2], 1.0) / np.maximum(boxes[:, 3], 1.0))
     lpk, lp = _logit(peaks), _logit(p[:, -1])
+    rel = lh - np.median(lh) if len(lh) else lh  # one candidate alone: 0, no evidence either way
     return np.stack([lpk, lp, p[:, -1] - p[:, -2], lh, la, la * la,
                      (view_a.argmax(1) == view_b.argmax(1)).astype(np.float64),
-                     _logit(np.minimum(view_a.max(1), view_b.max(1))), pair_iou(boxes, raw), lh * lh, lpk * lp], 1)
+                     _logit(np.minimum(view_a.max(1), view_b.max(1))), pair_iou(boxes, raw), lh * lh, lpk * lp,
+                     rel], 1)
 
 
 # The probability over which a candidate is a digit: tuned on the development pages, as the detector's other

@@ -75,3 +75,18 @@ def test_the_shipped_model_loads_and_trusts_a_strong_clear_candidate_over_a_fain
     faint = features(np.array([0.26]), _probs([0.35]), _probs([0.3], label=5), box, box + [8, 0, 0, 0], 480)
     assert m.probability(strong)[0] > 0.9 > m.probability(faint)[0]
     assert m(strong)[0] and not m(faint)[0]
+
+
+def test_a_dot_among_digits_is_trusted_less_than_the_same_box_alone():
+    # log_height_rel: a candidate a fifth as tall as the digits beside it (a pen dot, a speck) loses trust that
+    # the same candidate alone in a frame keeps; the digits beside it keep theirs
+    m = load_accept()
+    i = FEATURES.index("log_height_rel")
+    dot = np.array([[300, 130, 9, 9]], float)
+    digits = np.array([[100 + 40 * k, 100, 28, 44] for k in range(4)], float)
+    boxes = np.concatenate([digits, dot])
+    peaks, probs = np.full(5, 0.6), _probs([0.9] * 5, label=6)
+    X = features(peaks, probs, probs, boxes, boxes, 480)
+    alone = features(peaks[:1], probs[:1], probs[:1], dot, dot, 480)
+    assert X[-1, i] < np.log(0.25) and alone[0, i] == 0 and (X[:4, i] >= 0).all()
+    assert m.probability(X[-1:])[0] < m.probability(alone)[0] - 0.05
