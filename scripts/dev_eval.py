@@ -13,8 +13,8 @@ from better than the dev pages? a check for overfitting, never a figure to quote
 Prints recall / precision / read right / numbers whole (data.pages.score), the net runs and the time;
 --by-height adds recall, precision and read right per digit height; --by-label the same per digit (the true
 label; precision over the boxes read as that digit); --by-legibility recall and read right per legibility
-class of the digits (clear / fair / poor: data.pages.score.LEGIBILITY); --true-boxes the classifier alone on every digit cut at
-its true box, the read right that perfect boxes would give.
+class of the digits (clear / fair / poor: data.pages.score.LEGIBILITY); --true-boxes the classifier alone on
+every digit cut at its true box, the read right that perfect boxes would give.
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from edge_digits.core.boxes import inside_matrix as _inside, iou_matrix as _iou,
 HEIGHTS = [(0, 20), (20, 40), (40, 90), (90, 200), (200, None)]  # true digit height buckets, px
 METRICS = ["recall", "precision", "read_right", "numbers_whole", "pages_exact"]
 # How legible each true digit came out of the photo (Page.legibility: its contrast as a multiple of the truth
-# line, and the share of its shape the optics kept), in three classes for reporting only: clear, fair, and poor
-# (faint, or blurred past a quarter of its shape). On 1000 dev pages the shipped classifier reads 97.5% of the
+# line, and how much of its shape the optics kept, render.shape_score), in three classes for reporting only:
+# clear, fair, and poor (faint, or blurred to a shape score under 0.75). On 1000 dev pages the shipped classifier reads 97.5% of the
 # clear digits cut at their true boxes, 89.3% of the fair and 65.0% of the poor (`scripts/dev_eval.py
 # --true-boxes --by-legibility`). Descriptive bins like HEIGHTS, not a truth line: every digit counts alike.
 LEGIBILITY = [("clear", 3.0, 0.9), ("fair", 1.5, 0.75), ("poor", 0.0, -1.0)]  # (name, contrast >=, shape >=)
