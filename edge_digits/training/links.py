@@ -89,7 +89,7 @@ def _chunk(detector, seeds):
     from edge_digits.training.detector import _W as bank
     from edge_digits.vision.detector import load_detector
 
-    if _W.get("files") != detector:  # the detector net alone: the pairs are weighed before refining and reading
+    if "det" not in _W or _W["files"] != detector:  # the detector net alone: pairs are weighed before refining
         _W["det"] = load_detector(detector, threads=1, refine=False, accept=False, links=False)
         _W["files"] = detector
     parts = [page_pairs(make_page(bank["bank"], np.random.default_rng(s)), _W["det"].maps,

@@ -47,3 +47,17 @@ def test_the_script_refuses_bad_input_in_one_line(tmp_path, args, msg):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.startswith("error:") and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out" / "links.json").exists()
+
+
+def test_pairs_come_from_the_shipped_detector_by_default_and_another_file_when_given(sample):
+    # a fresh worker with no detector file given must load the shipped one (a cache keyed by the file name
+    # once took None for "already loaded" and ended in a KeyError); another file then replaces it
+    from edge_digits.config import detector_int8_model
+    from edge_digits.training import links
+
+    links._W.clear()
+    sets = [(sample.x_train, sample.y_train)]
+    X, y = links.make_pairs(sets, 2, workers=1)
+    assert X.shape == (len(y), len(FEATURES)) and len(y) and np.isfinite(X).all()
+    X2, _ = links.make_pairs(sets, 2, workers=1, detector=str(detector_int8_model()))
+    assert links._W["files"] == str(detector_int8_model()) and not np.array_equal(X, X2)
