@@ -39,17 +39,20 @@ def features(peaks, view_a, view_b, boxes, raw, frame_h: int) -> np.ndarray:
     (N, len(FEATURES)) float64.
 
     The last, log_height_rel, places a candidate among the frame's others: its log height against the
-    median candidate's. A pen dot or a speck is a fraction of the digits beside it, and the classifier,
-    trained on digits, reads it as one (the demo page's full stop as a 6: in 15 of the demo clip's 48 frames
-    before this feature, 6 after; 1000 dev pages, recall / precision / read right / numbers whole, 89.93 /
-    91.85 / 83.82 / 68.37 -> 90.05 / 91.95 / 83.91 / 68.52, export/accept/README.md)."""
+    median of the stronger half of them (by peak). A pen dot or a speck is a fraction of the digits beside
+    it, and the classifier, trained on digits, reads it as one: the demo page's full stop as a 6 in 15 of the
+    demo clip's 48 frames before this feature, 5 after, and in the demo page's 12 MP photo before, not after
+    (export/accept/README.md has the dev figures and the variants tried)."""
     view_a, view_b = np.asarray(view_a, np.float64), np.asarray(view_b, np.float64)
     p = np.sort((view_a + view_b) / 2, 1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     lh = np.log(np.maximum(boxes[:, 3], 1.0) / max(frame_h, 1))
     la = np.log(np.maximum(boxes[:, 2], 1.0) / np.maximum(boxes[:, 3], 1.0))
     lpk, lp = _logit(peaks), _logit(p[:, -1])
-    rel = lh - np.median(lh) if len(lh) else lh  # one candidate alone: 0, no evidence either way
+    # against the stronger half of the frame's candidates (by peak): a photo's many faint specks would else set the
+    # median, and a speck would stand as tall as it; one candidate alone: 0, no evidence either way
+    strong = np.asarray(peaks, np.float64) >= np.median(peaks) if len(lh) else np.zeros(0, bool)
+    rel = lh - np.median(lh[strong]) if len(lh) else lh
     return np.stack([lpk, lp, p[:, -1] - p[:, -2], lh, la, la * la,
                      (view_a.argmax(1) == view_b.argmax(1)).astype(np.float64),
                      _logit(np.minimum(view_a.max(1), view_b.max(1))), pair_iou(boxes, raw), lh * lh, lpk * lp,
