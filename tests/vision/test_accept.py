@@ -90,3 +90,16 @@ def test_a_dot_among_digits_is_trusted_less_than_the_same_box_alone():
     alone = features(peaks[:1], probs[:1], probs[:1], dot, dot, 480)
     assert X[-1, i] < np.log(0.25) and alone[0, i] == 0 and (X[:4, i] >= 0).all()
     assert m.probability(X[-1:])[0] < m.probability(alone)[0] - 0.05
+
+
+def test_faint_specks_do_not_set_the_height_a_candidate_is_weighed_against():
+    # a 12 MP photo holds many faint specks: the reference is the stronger half of the candidates (by peak),
+    # so a speck among strong digits still stands short, however many specks there are
+    i = FEATURES.index("log_height_rel")
+    digits = np.array([[100 + 40 * k, 100, 28, 44] for k in range(3)], float)
+    specks = np.array([[400 + 20 * k, 300, 8, 9] for k in range(6)], float)
+    boxes = np.concatenate([digits, specks])
+    peaks = np.array([0.9] * 3 + [0.26, 0.27, 0.28, 0.29, 0.3, 0.31])
+    probs = _probs([0.9] * 9, label=6)
+    X = features(peaks, probs, probs, boxes, boxes, 480)
+    assert (X[3:, i] < np.log(0.25)).all() and (np.abs(X[:3, i]) < 1e-9).all()
