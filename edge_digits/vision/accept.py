@@ -41,8 +41,8 @@ def features(peaks, view_a, view_b, boxes, raw, frame_h: int) -> np.ndarray:
     The last, log_height_rel, places a candidate among the frame's others: its log height against the
     median of the stronger half of them (by peak). A pen dot or a speck is a fraction of the digits beside
     it, and the classifier, trained on digits, reads it as one: the demo page's full stop as a 6 in 15 of the
-    demo clip's 48 frames before this feature, 5 after, and in the demo page's 12 MP photo before, not after
-    (export/accept/README.md has the dev figures and the variants tried)."""
+    demo clip's 48 frames before this feature, 5 after (export/accept/README.md has the dev figures and the
+    variants tried)."""
     view_a, view_b = np.asarray(view_a, np.float64), np.asarray(view_b, np.float64)
     p = np.sort((view_a + view_b) / 2, 1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
