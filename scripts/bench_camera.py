@@ -215,8 +215,8 @@ def true_box_reads(pages, clf, view_grow: float) -> dict:
             tot[key][1] += len(right)
         for leg, r in zip(legibility_class(p), right):  # each digit by its own legibility
             if leg >= 0:
-                tot[f"legibility={LEGIBILITY[int(leg)][0]}"][0] += int(r)
-                tot[f"legibility={LEGIBILITY[int(leg)][0]}"][1] += 1
+                t = tot[f"legibility={LEGIBILITY[int(leg)][0]}"]
+                t[0], t[1] = t[0] + int(r), t[1] + 1
     return dict(tot)
 
 
